@@ -1,1 +1,22 @@
-//! berth's API server.
+//! berth's Kubernetes API server: HTTPS with bearer-token authentication, discovery, OpenAPI,
+//! and the REST verbs (get, list, watch, create, update, patch, delete, deletecollection)
+//! over the resources in `berth_api::registry`, stored in a `berth_store::Store`.
+//!
+//! Public surface: [`start`] with a [`ServerConfig`], returning a [`RunningServer`]; and
+//! [`Pki`] for the credentials and the admin kubeconfig.
+
+mod admission;
+mod discovery;
+mod namespaces;
+mod objects;
+pub mod pki;
+mod request;
+mod rest;
+mod server;
+mod state;
+mod strategy;
+mod table;
+mod watch;
+
+pub use pki::Pki;
+pub use server::{start, RunningServer, ServerConfig};

@@ -1,0 +1,92 @@
+//! Decoding request bodies and the checks every write makes on them.
+
+use axum::http::{header, HeaderMap};
+use berth_api::{ResourceInfo, StatusError};
+use serde_json::Value;
+
+use crate::request::FieldValidation;
+
+/// The request's media type without parameters; a missing header means JSON (the Python
+/// client sends none).
+pub fn content_type(headers: &HeaderMap) -> String {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(|s| s.split(';').next().unwrap_or("").trim().to_ascii_lowercase())
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| "application/json".to_string())
+}
+
+/// Parse a JSON or YAML object body.
+pub fn parse_object(headers: &HeaderMap, body: &[u8]) -> Result<Value, StatusError> {
+    let ct = content_type(headers);
+    let v: Value = match ct.as_str() {
+        "application/json" | "*/*" | "text/plain" => serde_json::from_slice(body)
+            .map_err(|e| StatusError::bad_request(format!("couldn't get version/kind; json parse error: {e}")))?,
+        "application/yaml" | "application/x-yaml" | "text/yaml" => serde_yaml_ng::from_slice(body)
+            .map_err(|e| StatusError::bad_request(format!("error converting YAML to JSON: {e}")))?,
+        other => return Err(StatusError::unsupported_media_type(other)),
+    };
+    if !v.is_object() {
+        return Err(StatusError::bad_request("the body of the request must be a JSON object"));
+    }
+    Ok(v)
+}
+
+/// Fill `apiVersion`/`kind` from the URL when a client left them out, and refuse a body of
+/// another type.
+pub fn check_type_meta(info: &ResourceInfo, obj: &mut Value, expected_kind: &str, expected_api_version: &str) -> Result<(), StatusError> {
+    let o = obj.as_object_mut().expect("parse_object returns objects");
+    match o.get("apiVersion").and_then(Value::as_str) {
+        None | Some("") => {
+            o.insert("apiVersion".into(), Value::String(expected_api_version.to_string()));
+        }
+        Some(v) if v == expected_api_version => {}
+        Some(v) => {
+            return Err(StatusError::bad_request(format!(
+                "the API version in the data ({v}) does not match the expected API version ({expected_api_version})"
+            )))
+        }
+    }
+    match o.get("kind").and_then(Value::as_str) {
+        None | Some("") => {
+            o.insert("kind".into(), Value::String(expected_kind.to_string()));
+        }
+        Some(k) if k == expected_kind => {}
+        Some(k) => {
+            return Err(StatusError::bad_request(format!(
+                "{k} in version {expected_api_version:?} cannot be handled as a {expected_kind}: the kind in the data does not match the expected kind for {}",
+                info.plural
+            )))
+        }
+    }
+    Ok(())
+}
+
+/// Unknown and duplicate fields: an error under `Strict`, warnings under `Warn`.
+pub fn field_validation(
+    info: &ResourceInfo,
+    mode: FieldValidation,
+    obj: &Value,
+    raw: Option<&[u8]>,
+) -> Result<Vec<String>, StatusError> {
+    if mode == FieldValidation::Ignore {
+        return Ok(Vec::new());
+    }
+    let mut problems: Vec<String> = Vec::new();
+    if let Some(raw) = raw {
+        problems.extend(berth_api::validation::duplicate_fields(raw).into_iter().map(|f| format!("duplicate field {f:?}")));
+    }
+    problems.extend(
+        berth_api::validation::unknown_fields(info.group, info.kind, obj)
+            .into_iter()
+            .map(|f| format!("unknown field {f:?}")),
+    );
+    if problems.is_empty() {
+        return Ok(Vec::new());
+    }
+    match mode {
+        FieldValidation::Strict => Err(StatusError::bad_request(format!("strict decoding error: {}", problems.join(", ")))),
+        _ => Ok(problems),
+    }
+}

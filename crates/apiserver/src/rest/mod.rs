@@ -1,0 +1,59 @@
+//! The REST verbs over registered resources. Handlers are generic: they work on JSON objects
+//! and ask `berth_api` (defaults, validation, printers, patch) and [`crate::strategy`] for
+//! anything kind-specific.
+
+mod body;
+mod delete;
+mod read;
+mod scale;
+mod write;
+
+use axum::body::Body;
+use axum::http::{header, HeaderMap, Method, Response};
+use berth_api::StatusError;
+use bytes::Bytes;
+
+use crate::request::{representation, Query, ResourcePath};
+use crate::state::Shared;
+
+pub use read::list_all;
+
+/// Label and field selectors of a request, validated for its resource.
+pub fn read_filters(info: &'static berth_api::ResourceInfo, q: &Query) -> Result<read::Filters, StatusError> {
+    read::Filters::from_query(info, q)
+}
+pub use delete::{delete_object, DeleteOptions};
+
+/// Dispatch one resource request to its verb.
+pub async fn handle(
+    state: Shared,
+    method: Method,
+    rp: ResourcePath,
+    query: Query,
+    headers: &HeaderMap,
+    body: Bytes,
+) -> Result<Response<Body>, StatusError> {
+    let accept = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok());
+    let repr = representation(accept)?;
+    let sub = rp.subresource.clone();
+    let has_name = rp.name.is_some();
+    let watching = rp.watch_prefix || query.flag("watch");
+    match (method, has_name, sub.as_deref()) {
+        (Method::GET, false, None) if watching => crate::watch::serve(state, rp, query, repr).await,
+        (Method::GET, true, None) if watching => crate::watch::serve(state, rp, query, repr).await,
+        (Method::GET, false, None) => read::list(&state, &rp, &query, repr).await,
+        (Method::GET, true, None | Some("status")) => read::get(&state, &rp, repr).await,
+        (Method::GET, true, Some("scale")) => scale::get(&state, &rp).await,
+        (Method::POST, false, None) => write::create(&state, &rp, &query, headers, body).await,
+        (Method::POST, true, Some("binding")) => write::bind(&state, &rp, &query, headers, body).await,
+        (Method::PUT, true, None | Some("status") | Some("finalize")) => {
+            write::update(&state, &rp, &query, headers, body).await
+        }
+        (Method::PATCH, true, None | Some("status")) => write::patch(&state, &rp, &query, headers, body).await,
+        (Method::PUT, true, Some("scale")) => scale::update(&state, &rp, &query, headers, body).await,
+        (Method::PATCH, true, Some("scale")) => scale::patch(&state, &rp, &query, headers, body).await,
+        (Method::DELETE, true, None) => delete::delete(&state, &rp, &query, body).await,
+        (Method::DELETE, false, None) => delete::delete_collection(&state, &rp, &query, body).await,
+        (m, _, _) => Err(StatusError::method_not_supported(rp.info.group, rp.info.plural, &m.to_string().to_lowercase())),
+    }
+}

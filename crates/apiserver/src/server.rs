@@ -1,0 +1,240 @@
+//! The HTTPS listener: TLS, authentication, and dispatch of each request to discovery,
+//! OpenAPI, health or the REST handlers.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::http::{header, Method, Request, Response, StatusCode};
+use berth_api::StatusError;
+use berth_store::Store;
+use hyper::body::Incoming;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio_rustls::TlsAcceptor;
+
+use crate::discovery;
+use crate::pki::Pki;
+use crate::request::{route, DiscoveryPath, Query, Route};
+use crate::state::{error_response, json_response, text_response, ApiState, Shared};
+
+/// Largest request body accepted (upstream's limit is 3 MiB per object plus overhead).
+const MAX_BODY: usize = 16 << 20;
+
+pub struct ServerConfig {
+    pub listen: SocketAddr,
+    /// Where `pki/` lives.
+    pub data_dir: PathBuf,
+    pub store: Arc<dyn Store>,
+}
+
+pub struct RunningServer {
+    pub local_addr: SocketAddr,
+    pub pki: Pki,
+    pub state: Shared,
+    stop: watch::Sender<bool>,
+}
+
+impl RunningServer {
+    /// `https://<addr>` as clients should address it.
+    pub fn url(&self) -> String {
+        let host = match self.local_addr.ip() {
+            ip if ip.is_unspecified() => "127.0.0.1".to_string(),
+            std::net::IpAddr::V6(ip) => format!("[{ip}]"),
+            ip => ip.to_string(),
+        };
+        format!("https://{host}:{}", self.local_addr.port())
+    }
+
+    /// Stop accepting connections.
+    pub fn shutdown(&self) {
+        let _ = self.stop.send(true);
+    }
+}
+
+/// Bind, bootstrap the system namespaces and serve in background tasks.
+pub async fn start(cfg: ServerConfig) -> Result<RunningServer, String> {
+    let extra = vec![cfg.listen.ip().to_string()];
+    let pki = Pki::load_or_create(&cfg.data_dir.join("pki"), &extra).map_err(|e| e.to_string())?;
+    let tls = TlsAcceptor::from(Arc::new(pki.server_tls_config()?));
+    let listener = TcpListener::bind(cfg.listen).await.map_err(|e| format!("listen on {}: {e}", cfg.listen))?;
+    let local_addr = listener.local_addr().map_err(|e| e.to_string())?;
+    let state: Shared = Arc::new(ApiState {
+        store: cfg.store,
+        admin_token: pki.admin_token.clone(),
+        ready: Default::default(),
+        ip_alloc: Default::default(),
+    });
+    crate::namespaces::bootstrap(&state).await.map_err(|e| e.to_string())?;
+    state.ready.store(true, Ordering::SeqCst);
+    tokio::spawn(crate::namespaces::run_lifecycle(state.clone()));
+
+    let (stop, mut stopped) = watch::channel(false);
+    let accept_state = state.clone();
+    tokio::spawn(async move {
+        loop {
+            let conn = tokio::select! {
+                c = listener.accept() => c,
+                _ = stopped.changed() => return,
+            };
+            let (tcp, peer) = match conn {
+                Ok(c) => c,
+                Err(e) => {
+                    tracing::warn!(error = %e, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            };
+            let _ = tcp.set_nodelay(true);
+            let tls = tls.clone();
+            let state = accept_state.clone();
+            tokio::spawn(async move {
+                let stream = match tokio::time::timeout(Duration::from_secs(10), tls.accept(tcp)).await {
+                    Ok(Ok(s)) => s,
+                    Ok(Err(e)) => {
+                        tracing::debug!(%peer, error = %e, "TLS handshake failed");
+                        return;
+                    }
+                    Err(_) => return,
+                };
+                let service = hyper::service::service_fn(move |req: Request<Incoming>| {
+                    let state = state.clone();
+                    async move { Ok::<_, std::convert::Infallible>(handle(state, local_addr, req).await) }
+                });
+                let builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
+                if let Err(e) = builder.serve_connection_with_upgrades(TokioIo::new(stream), service).await {
+                    tracing::debug!(%peer, error = %e, "connection ended with an error");
+                }
+            });
+        }
+    });
+    Ok(RunningServer { local_addr, pki, state, stop })
+}
+
+/// Paths anyone may read, as upstream's `system:public-info-viewer` allows.
+fn is_public(path: &str) -> bool {
+    matches!(path, "/healthz" | "/livez" | "/readyz" | "/version" | "/version/")
+        || path.starts_with("/healthz/")
+        || path.starts_with("/livez/")
+        || path.starts_with("/readyz/")
+}
+
+/// Constant-time comparison so a token cannot be guessed byte by byte from timings.
+fn token_matches(given: &str, expected: &str) -> bool {
+    let (a, b) = (given.as_bytes(), expected.as_bytes());
+    if a.len() != b.len() {
+        return false;
+    }
+    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+fn authenticated(state: &ApiState, req: &Request<Incoming>) -> bool {
+    req.headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .is_some_and(|t| token_matches(t.trim(), &state.admin_token))
+}
+
+async fn handle(state: Shared, local_addr: SocketAddr, req: Request<Incoming>) -> Response<Body> {
+    let path = req.uri().path().to_string();
+    let started = std::time::Instant::now();
+    let method = req.method().clone();
+    let resp = if !is_public(&path) && !authenticated(&state, &req) {
+        error_response(&StatusError::unauthorized())
+    } else {
+        match dispatch(state, local_addr, req).await {
+            Ok(r) => r,
+            Err(e) => error_response(&e),
+        }
+    };
+    tracing::debug!(%method, %path, status = resp.status().as_u16(), elapsed_us = started.elapsed().as_micros() as u64, "request");
+    resp
+}
+
+async fn dispatch(state: Shared, local_addr: SocketAddr, req: Request<Incoming>) -> Result<Response<Body>, StatusError> {
+    let path = req.uri().path().to_string();
+    let query = Query::parse(req.uri().query());
+    match path.as_str() {
+        "/healthz" | "/livez" | "/healthz/ping" | "/livez/ping" => return Ok(text_response(StatusCode::OK, "ok")),
+        "/readyz" | "/readyz/ping" => {
+            return Ok(if state.ready.load(Ordering::SeqCst) {
+                text_response(StatusCode::OK, "ok")
+            } else {
+                text_response(StatusCode::INTERNAL_SERVER_ERROR, "[-]bootstrap not finished\nreadyz check failed")
+            })
+        }
+        "/version" | "/version/" => return Ok(json_response(StatusCode::OK, &discovery::version(), &[])),
+        "/metrics" => return Ok(text_response(StatusCode::OK, &metrics(&state))),
+        "/openapi/v2" => return Ok(raw_json(berth_api::openapi::v2_document())),
+        "/openapi/v3" | "/openapi/v3/" => return Ok(raw_json(berth_api::openapi::v3_root())),
+        _ => {}
+    }
+    if let Some(rest) = path.strip_prefix("/openapi/v3/") {
+        return berth_api::openapi::v3_document(rest).map(raw_json).ok_or_else(StatusError::path_not_found);
+    }
+    match route(&path)? {
+        Route::Discovery(d) => {
+            if req.method() != Method::GET {
+                return Err(StatusError::method_not_supported("", "", &req.method().to_string()));
+            }
+            let body = match d {
+                DiscoveryPath::CoreVersions => discovery::core_versions(&local_addr.to_string()),
+                DiscoveryPath::Groups => discovery::groups(),
+                DiscoveryPath::Group(g) => discovery::group(&g)?,
+                DiscoveryPath::GroupVersion(g, v) => discovery::resource_list(&g, &v)?,
+            };
+            Ok(json_response(StatusCode::OK, &body, &[]))
+        }
+        Route::Resource(rp) => {
+            let (parts, body) = req.into_parts();
+            let body = axum::body::to_bytes(Body::new(body), MAX_BODY)
+                .await
+                .map_err(|e| StatusError::new(413, "RequestEntityTooLarge", format!("reading request body: {e}")))?;
+            crate::rest::handle(state, parts.method, rp, query, &parts.headers, body).await
+        }
+        Route::Other(_) => Err(StatusError::path_not_found()),
+    }
+}
+
+fn raw_json(bytes: &'static [u8]) -> Response<Body> {
+    Response::builder()
+        .status(StatusCode::OK)
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(Body::from(bytes))
+        .expect("static response parts are valid")
+}
+
+/// Prometheus text exposition of the store's figures, so a stalled compaction is visible.
+fn metrics(state: &ApiState) -> String {
+    let s = state.store.stats();
+    format!(
+        "# TYPE berth_store_revision gauge\nberth_store_revision {}\n# TYPE berth_store_compacted_revision gauge\nberth_store_compacted_revision {}\n# TYPE berth_store_compaction_lag gauge\nberth_store_compaction_lag {}\n# TYPE berth_store_writes_total counter\nberth_store_writes_total {}\n# TYPE berth_store_commit_batches_total counter\nberth_store_commit_batches_total {}\n# TYPE berth_store_watchers gauge\nberth_store_watchers {}\n",
+        s.current_revision, s.compacted_revision, s.compaction_lag, s.writes, s.batches, s.watchers
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_health_and_version_are_public() {
+        assert!(is_public("/readyz"));
+        assert!(is_public("/version"));
+        assert!(!is_public("/api"));
+        assert!(!is_public("/openapi/v3"));
+        assert!(!is_public("/metrics"));
+    }
+
+    #[test]
+    fn token_comparison() {
+        assert!(token_matches("abc", "abc"));
+        assert!(!token_matches("abd", "abc"));
+        assert!(!token_matches("ab", "abc"));
+    }
+}

@@ -1,0 +1,70 @@
+//! Shared server state and response helpers.
+
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::http::{header, HeaderValue, Response, StatusCode};
+use berth_api::StatusError;
+use berth_store::{Store, StoreError};
+use serde_json::Value;
+
+pub struct ApiState {
+    pub store: Arc<dyn Store>,
+    pub admin_token: String,
+    /// Set once bootstrap (default namespaces) has finished; `/readyz` reports it.
+    pub ready: AtomicBool,
+    /// Serializes cluster-IP allocation so two creates never pick the same address.
+    pub ip_alloc: tokio::sync::Mutex<()>,
+}
+
+pub type Shared = Arc<ApiState>;
+
+pub fn json_response(code: StatusCode, body: &Value, warnings: &[String]) -> Response<Body> {
+    let bytes = serde_json::to_vec(body).expect("JSON values always serialize");
+    let mut r = Response::builder()
+        .status(code)
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(Body::from(bytes))
+        .expect("static response parts are valid");
+    for w in warnings {
+        // RFC 7234 warning header as upstream sends it: `299 - "<text>"`.
+        let text = w.replace('"', "\\\"");
+        if let Ok(v) = HeaderValue::from_str(&format!("299 - \"{text}\"")) {
+            r.headers_mut().append(header::WARNING, v);
+        }
+    }
+    r
+}
+
+pub fn error_response(e: &StatusError) -> Response<Body> {
+    let code = StatusCode::from_u16(e.code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    json_response(code, &e.to_status(), &[])
+}
+
+pub fn text_response(code: StatusCode, text: &str) -> Response<Body> {
+    Response::builder()
+        .status(code)
+        .header(header::CONTENT_TYPE, "text/plain; charset=utf-8")
+        .body(Body::from(text.to_string()))
+        .expect("static response parts are valid")
+}
+
+/// Map a store error about one object to the API error a client expects.
+pub fn store_error(e: StoreError, group: &str, plural: &str, name: &str) -> StatusError {
+    match e {
+        StoreError::AlreadyExists(_) => StatusError::already_exists(group, plural, name),
+        StoreError::NotFound(_) => StatusError::not_found(group, plural, name),
+        StoreError::Conflict { .. } => StatusError::conflict(group, plural, name, StatusError::OPTIMISTIC_LOCK),
+        StoreError::Compacted { requested, compacted } => {
+            StatusError::expired(format!("too old resource version: {requested} ({compacted})"))
+        }
+        StoreError::FutureRevision { requested, current } => StatusError::new(
+            504,
+            "Timeout",
+            format!("Timeout: Too large resource version: {requested}, current: {current}"),
+        ),
+        StoreError::WatcherTooSlow => StatusError::new(500, "InternalError", "watch closed: client too slow"),
+        StoreError::Internal(m) => StatusError::internal(m),
+    }
+}
