@@ -13,7 +13,11 @@ pub(super) fn stateful_set_columns() -> Vec<Column> {
         Column::string("Ready", "Number of the pod with ready state"),
         Column::age(),
         Column::string("Containers", "Names of each container in the template.").wide(),
-        Column::string("Images", "Images referenced by each container in the template.").wide(),
+        Column::string(
+            "Images",
+            "Images referenced by each container in the template.",
+        )
+        .wide(),
     ]
 }
 
@@ -21,7 +25,8 @@ pub(super) fn stateful_set_row(sts: &Value, now: DateTime<Utc>) -> Row {
     // Defaulting sets spec.replicas to 1 when omitted; print what upstream would hold.
     let desired = opt_i64_at(sts, &["spec", "replicas"]).unwrap_or(1);
     let ready = i64_at(sts, &["status", "readyReplicas"]);
-    let (names, images) = util::container_cells(arr_at(sts, &["spec", "template", "spec", "containers"]));
+    let (names, images) =
+        util::container_cells(arr_at(sts, &["spec", "template", "spec", "containers"]));
     Row::new(vec![
         util::name(sts),
         Value::String(format!("{ready}/{desired}")),
@@ -59,7 +64,11 @@ fn controller_name(obj: &Value) -> String {
     };
     let kind = str_at(owner, &["kind"]);
     let name = str_at(owner, &["name"]);
-    let group_kind = if group.is_empty() { kind.to_string() } else { format!("{kind}.{group}") };
+    let group_kind = if group.is_empty() {
+        kind.to_string()
+    } else {
+        format!("{kind}.{group}")
+    };
     if group_kind.is_empty() {
         name.to_string()
     } else {

@@ -11,7 +11,11 @@ use super::util::{self, arr_at, get, len_at, str_at};
 use super::{Column, Row};
 
 pub(super) fn namespace_columns() -> Vec<Column> {
-    vec![Column::name(), Column::string("Status", "The status of the namespace"), Column::age()]
+    vec![
+        Column::name(),
+        Column::string("Status", "The status of the namespace"),
+        Column::age(),
+    ]
 }
 
 pub(super) fn namespace_row(ns: &Value, now: DateTime<Utc>) -> Row {
@@ -33,7 +37,11 @@ pub(super) fn node_columns() -> Vec<Column> {
         Column::string("External-IP", d::NODE_STATUS_ADDRESSES).wide(),
         Column::string("OS-Image", d::NODE_SYSTEM_INFO_OS_IMAGE).wide(),
         Column::string("Kernel-Version", d::NODE_SYSTEM_INFO_KERNEL_VERSION).wide(),
-        Column::string("Container-Runtime", d::NODE_SYSTEM_INFO_CONTAINER_RUNTIME_VERSION).wide(),
+        Column::string(
+            "Container-Runtime",
+            d::NODE_SYSTEM_INFO_CONTAINER_RUNTIME_VERSION,
+        )
+        .wide(),
     ]
 }
 
@@ -43,8 +51,7 @@ fn node_status(node: &Value) -> String {
     // Upstream builds a map by type, so the last Ready condition in the list wins.
     let ready = arr_at(node, &["status", "conditions"])
         .iter()
-        .filter(|c| str_at(c, &["type"]) == "Ready")
-        .next_back();
+        .rfind(|c| str_at(c, &["type"]) == "Ready");
     let mut status = vec![match ready {
         Some(c) if str_at(c, &["status"]) == "True" => "Ready",
         Some(_) => "NotReady",
@@ -105,12 +112,20 @@ pub(super) fn node_row(node: &Value, now: DateTime<Utc>) -> Row {
 }
 
 pub(super) fn config_map_columns() -> Vec<Column> {
-    vec![Column::name(), Column::string("Data", d::CONFIG_MAP_DATA), Column::age()]
+    vec![
+        Column::name(),
+        Column::string("Data", d::CONFIG_MAP_DATA),
+        Column::age(),
+    ]
 }
 
 pub(super) fn config_map_row(cm: &Value, now: DateTime<Utc>) -> Row {
     let data = len_at(cm, &["data"]) + len_at(cm, &["binaryData"]);
-    Row::new(vec![util::name(cm), Value::from(data as i64), util::age(cm, now)])
+    Row::new(vec![
+        util::name(cm),
+        Value::from(data as i64),
+        util::age(cm, now),
+    ])
 }
 
 pub(super) fn secret_columns() -> Vec<Column> {
@@ -144,7 +159,11 @@ pub(super) fn secret_row(secret: &Value, now: DateTime<Utc>) -> Row {
 }
 
 pub(super) fn service_account_columns() -> Vec<Column> {
-    vec![Column::name(), Column::string("Secrets", d::SERVICE_ACCOUNT_SECRETS), Column::age()]
+    vec![
+        Column::name(),
+        Column::string("Secrets", d::SERVICE_ACCOUNT_SECRETS),
+        Column::age(),
+    ]
 }
 
 pub(super) fn service_account_row(sa: &Value, now: DateTime<Utc>) -> Row {
@@ -156,7 +175,11 @@ pub(super) fn service_account_row(sa: &Value, now: DateTime<Utc>) -> Row {
 }
 
 pub(super) fn lease_columns() -> Vec<Column> {
-    vec![Column::name(), Column::string("Holder", d::LEASE_SPEC_HOLDER_IDENTITY), Column::age()]
+    vec![
+        Column::name(),
+        Column::string("Holder", d::LEASE_SPEC_HOLDER_IDENTITY),
+        Column::age(),
+    ]
 }
 
 pub(super) fn lease_row(lease: &Value, now: DateTime<Utc>) -> Row {

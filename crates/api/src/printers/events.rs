@@ -22,7 +22,10 @@ pub(super) fn columns() -> Vec<Column> {
         Column::string("First Seen", d::EVENT_FIRST_TIMESTAMP).wide(),
         // Declared a string upstream, but the cell is the integer count.
         Column::string("Count", d::EVENT_COUNT).wide(),
-        Column { priority: 1, ..Column::name() },
+        Column {
+            priority: 1,
+            ..Column::name()
+        },
     ]
 }
 
@@ -31,7 +34,11 @@ pub(super) fn columns() -> Vec<Column> {
 fn source(ev: &Value) -> String {
     let first_non_empty = |a: &'static [&'static str], b: &'static str| {
         let s = str_at(ev, a);
-        if s.is_empty() { str_at(ev, &[b]) } else { s }
+        if s.is_empty() {
+            str_at(ev, &[b])
+        } else {
+            s
+        }
     };
     let component = first_non_empty(&["source", "component"], "reportingComponent");
     let instance = first_non_empty(&["source", "host"], "reportingInstance");
@@ -64,7 +71,11 @@ pub(super) fn row(ev: &Value, now: DateTime<Utc>) -> Row {
 
     let kind = str_at(ev, &["involvedObject", "kind"]).to_lowercase();
     let name = str_at(ev, &["involvedObject", "name"]);
-    let target = if name.is_empty() { kind } else { format!("{kind}/{name}") };
+    let target = if name.is_empty() {
+        kind
+    } else {
+        format!("{kind}/{name}")
+    };
 
     Row::new(vec![
         Value::String(last_seen),

@@ -43,7 +43,13 @@ pub struct Column {
 impl Column {
     /// A plain `string` column shown by default.
     pub(crate) const fn string(name: &'static str, description: &'static str) -> Column {
-        Column { name, type_: "string", format: "", description, priority: 0 }
+        Column {
+            name,
+            type_: "string",
+            format: "",
+            description,
+            priority: 0,
+        }
     }
 
     /// A column with another OpenAPI type (`integer`, `boolean`, `date`).
@@ -52,7 +58,13 @@ impl Column {
         type_: &'static str,
         description: &'static str,
     ) -> Column {
-        Column { name, type_, format: "", description, priority: 0 }
+        Column {
+            name,
+            type_,
+            format: "",
+            description,
+            priority: 0,
+        }
     }
 
     /// The `Name` column every printer starts with (format `name`).
@@ -73,7 +85,10 @@ impl Column {
 
     /// The same column, shown only with `-o wide`.
     pub(crate) const fn wide(self) -> Column {
-        Column { priority: 1, ..self }
+        Column {
+            priority: 1,
+            ..self
+        }
     }
 }
 
@@ -87,7 +102,10 @@ pub struct Row {
 
 impl Row {
     pub(crate) fn new(cells: Vec<Value>) -> Row {
-        Row { cells, conditions: None }
+        Row {
+            cells,
+            conditions: None,
+        }
     }
 }
 
@@ -191,7 +209,11 @@ pub fn row(group: &str, plural: &str, obj: &Value, now: DateTime<Utc>) -> Row {
 fn default_columns() -> Vec<Column> {
     vec![
         Column::name(),
-        Column::typed("Created At", "date", descriptions::OBJECT_META_CREATION_TIMESTAMP),
+        Column::typed(
+            "Created At",
+            "date",
+            descriptions::OBJECT_META_CREATION_TIMESTAMP,
+        ),
     ]
 }
 

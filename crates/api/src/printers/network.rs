@@ -22,7 +22,11 @@ pub(super) fn service_columns() -> Vec<Column> {
 }
 
 fn strings(values: &[Value]) -> Vec<String> {
-    values.iter().filter_map(Value::as_str).map(str::to_string).collect()
+    values
+        .iter()
+        .filter_map(Value::as_str)
+        .map(str::to_string)
+        .collect()
 }
 
 /// Load-balancer ingress points (IP, else hostname), de-duplicated and sorted. The server
@@ -46,7 +50,11 @@ fn external_ip(svc: &Value) -> String {
     let external_ips = strings(arr_at(svc, &["spec", "externalIPs"]));
     match str_at(svc, &["spec", "type"]) {
         "ClusterIP" | "NodePort" => {
-            if external_ips.is_empty() { "<none>".to_string() } else { external_ips.join(",") }
+            if external_ips.is_empty() {
+                "<none>".to_string()
+            } else {
+                external_ips.join(",")
+            }
         }
         "LoadBalancer" => {
             let mut all = load_balancer_ingress(svc);
@@ -54,7 +62,11 @@ fn external_ip(svc: &Value) -> String {
                 all.extend(external_ips);
                 return all.join(",");
             }
-            if all.is_empty() { "<pending>".to_string() } else { all.join(",") }
+            if all.is_empty() {
+                "<pending>".to_string()
+            } else {
+                all.join(",")
+            }
         }
         "ExternalName" => str_at(svc, &["spec", "externalName"]).to_string(),
         _ => "<unknown>".to_string(),
@@ -75,7 +87,11 @@ fn service_ports(svc: &Value) -> String {
             }
         })
         .collect();
-    if ports.is_empty() { "<none>".to_string() } else { ports.join(",") }
+    if ports.is_empty() {
+        "<none>".to_string()
+    } else {
+        ports.join(",")
+    }
 }
 
 pub(super) fn service_row(svc: &Value, now: DateTime<Utc>) -> Row {
@@ -97,12 +113,20 @@ pub(super) fn service_row(svc: &Value, now: DateTime<Utc>) -> Row {
 }
 
 pub(super) fn endpoints_columns() -> Vec<Column> {
-    vec![Column::name(), Column::string("Endpoints", d::ENDPOINTS_SUBSETS), Column::age()]
+    vec![
+        Column::name(),
+        Column::string("Endpoints", d::ENDPOINTS_SUBSETS),
+        Column::age(),
+    ]
 }
 
 /// Go's `net.JoinHostPort`: brackets around hosts containing a colon (IPv6).
 fn join_host_port(host: &str, port: i64) -> String {
-    if host.contains(':') { format!("[{host}]:{port}") } else { format!("{host}:{port}") }
+    if host.contains(':') {
+        format!("[{host}]:{port}")
+    } else {
+        format!("{host}:{port}")
+    }
 }
 
 /// Upstream `formatEndpoints`: `ip:port` for every (port, address) pair, bare IPs for subsets
@@ -127,7 +151,11 @@ fn format_endpoints(ep: &Value) -> String {
         for port in ports {
             count += addresses.len();
             let p = i64_at(port, &["port"]);
-            list.extend(addresses.iter().map(|a| join_host_port(str_at(a, &["ip"]), p)));
+            list.extend(
+                addresses
+                    .iter()
+                    .map(|a| join_host_port(str_at(a, &["ip"]), p)),
+            );
         }
     }
     list.truncate(MAX);
@@ -140,7 +168,11 @@ fn format_endpoints(ep: &Value) -> String {
 }
 
 pub(super) fn endpoints_row(ep: &Value, now: DateTime<Utc>) -> Row {
-    Row::new(vec![util::name(ep), Value::String(format_endpoints(ep)), util::age(ep, now)])
+    Row::new(vec![
+        util::name(ep),
+        Value::String(format_endpoints(ep)),
+        util::age(ep, now),
+    ])
 }
 
 pub(super) fn endpoint_slice_columns() -> Vec<Column> {
@@ -158,11 +190,13 @@ pub(super) fn endpoint_slice_row(slice: &Value, now: DateTime<Utc>) -> Row {
     // Upstream `formatDiscoveryPorts`: the number, else the name, else `*`.
     let ports: Vec<String> = arr_at(slice, &["ports"])
         .iter()
-        .map(|p| match (opt_i64_at(p, &["port"]), opt_str_at(p, &["name"])) {
-            (Some(n), _) => n.to_string(),
-            (None, Some(name)) => name.to_string(),
-            (None, None) => "*".to_string(),
-        })
+        .map(
+            |p| match (opt_i64_at(p, &["port"]), opt_str_at(p, &["name"])) {
+                (Some(n), _) => n.to_string(),
+                (None, Some(name)) => name.to_string(),
+                (None, None) => "*".to_string(),
+            },
+        )
         .collect();
     // Upstream `formatDiscoveryEndpoints`: every address of every endpoint.
     let addresses: Vec<String> = arr_at(slice, &["endpoints"])

@@ -72,7 +72,12 @@ fn has_ready_condition(pod: &Value) -> bool {
 pub(super) fn row(pod: &Value, now: DateTime<Utc>) -> Row {
     let phase = str_at(pod, &["status", "phase"]);
     let status_reason = str_at(pod, &["status", "reason"]);
-    let mut reason = if status_reason.is_empty() { phase } else { status_reason }.to_string();
+    let mut reason = if status_reason.is_empty() {
+        phase
+    } else {
+        status_reason
+    }
+    .to_string();
 
     for c in arr_at(pod, &["status", "conditions"]) {
         if str_at(c, &["type"]) == "PodScheduled" && str_at(c, &["reason"]) == "SchedulingGated" {
@@ -99,7 +104,10 @@ pub(super) fn row(pod: &Value, now: DateTime<Utc>) -> Row {
             .iter()
             .any(|c| str_at(c, &["name"]) == name && str_at(c, &["restartPolicy"]) == "Always")
     };
-    let sidecars = init_specs.iter().filter(|c| str_at(c, &["restartPolicy"]) == "Always").count();
+    let sidecars = init_specs
+        .iter()
+        .filter(|c| str_at(c, &["restartPolicy"]) == "Always")
+        .count();
     let total = arr_at(pod, &["spec", "containers"]).len() + sidecars;
 
     let mut ready = 0usize;
@@ -109,7 +117,10 @@ pub(super) fn row(pod: &Value, now: DateTime<Utc>) -> Row {
     let mut last_sidecar_restart: Option<DateTime<Utc>> = None;
 
     let mut initializing = false;
-    for (i, st) in arr_at(pod, &["status", "initContainerStatuses"]).iter().enumerate() {
+    for (i, st) in arr_at(pod, &["status", "initContainerStatuses"])
+        .iter()
+        .enumerate()
+    {
         let sidecar = is_sidecar(str_at(st, &["name"]));
         restarts += i64_at(st, &["restartCount"]);
         last_restart = later(last_restart, st);
@@ -131,7 +142,11 @@ pub(super) fn row(pod: &Value, now: DateTime<Utc>) -> Row {
         if let Some(t) = terminated {
             // Initialization failed.
             let r = str_at(t, &["reason"]);
-            reason = if r.is_empty() { format!("Init:{}", exit_reason(t)) } else { format!("Init:{r}") };
+            reason = if r.is_empty() {
+                format!("Init:{}", exit_reason(t))
+            } else {
+                format!("Init:{r}")
+            };
         } else if let Some(w) = waiting.filter(|w| {
             let r = str_at(w, &["reason"]);
             !r.is_empty() && r != "PodInitializing"
@@ -152,12 +167,18 @@ pub(super) fn row(pod: &Value, now: DateTime<Utc>) -> Row {
         for st in arr_at(pod, &["status", "containerStatuses"]).iter().rev() {
             restarts += i64_at(st, &["restartCount"]);
             last_restart = later(last_restart, st);
-            let waiting_reason = state(st, "waiting").map(|w| str_at(w, &["reason"])).unwrap_or("");
+            let waiting_reason = state(st, "waiting")
+                .map(|w| str_at(w, &["reason"]))
+                .unwrap_or("");
             if !waiting_reason.is_empty() {
                 reason = waiting_reason.to_string();
             } else if let Some(t) = state(st, "terminated") {
                 let r = str_at(t, &["reason"]);
-                reason = if r.is_empty() { exit_reason(t) } else { r.to_string() };
+                reason = if r.is_empty() {
+                    exit_reason(t)
+                } else {
+                    r.to_string()
+                };
             } else if bool_at(st, &["ready"]) && state(st, "running").is_some() {
                 has_running = true;
                 ready += 1;
@@ -165,7 +186,12 @@ pub(super) fn row(pod: &Value, now: DateTime<Utc>) -> Row {
         }
         // A completed container next to a running one: the pod is still running.
         if reason == "Completed" && has_running {
-            reason = if has_ready_condition(pod) { "Running" } else { "NotReady" }.to_string();
+            reason = if has_ready_condition(pod) {
+                "Running"
+            } else {
+                "NotReady"
+            }
+            .to_string();
         }
     }
 
@@ -213,7 +239,10 @@ pub(super) fn row(pod: &Value, now: DateTime<Utc>) -> Row {
             util::age(pod, now),
             Value::String(util::or(pod_ip, "<none>")),
             Value::String(util::or(str_at(pod, &["spec", "nodeName"]), "<none>")),
-            Value::String(util::or(str_at(pod, &["status", "nominatedNodeName"]), "<none>")),
+            Value::String(util::or(
+                str_at(pod, &["status", "nominatedNodeName"]),
+                "<none>",
+            )),
             Value::String(readiness_gates),
         ],
         conditions,

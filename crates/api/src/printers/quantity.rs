@@ -73,10 +73,17 @@ fn parse(s: &str) -> Option<Parsed> {
     if digits.len() > 30 {
         return None; // beyond what berth will ever see in a capacity; print it verbatim
     }
-    let mantissa: i128 = if digits.is_empty() { 0 } else { digits.parse().ok()? };
+    let mantissa: i128 = if digits.is_empty() {
+        0
+    } else {
+        digits.parse().ok()?
+    };
     let frac_len = frac_digits.len() as i32;
     let (num, den) = if base == 2 {
-        (mantissa.checked_mul(1i128.checked_shl(exp as u32)?)?, 10i128.checked_pow(frac_len as u32)?)
+        (
+            mantissa.checked_mul(1i128.checked_shl(exp as u32)?)?,
+            10i128.checked_pow(frac_len as u32)?,
+        )
     } else {
         let e = exp - frac_len;
         if e >= 0 {
@@ -90,7 +97,10 @@ fn parse(s: &str) -> Option<Parsed> {
     if scaled % den != 0 {
         nanos += 1;
     }
-    Some(Parsed { nanos: if negative { -nanos } else { nanos }, format })
+    Some(Parsed {
+        nanos: if negative { -nanos } else { nanos },
+        format,
+    })
 }
 
 /// The suffix's format, base (2 or 10) and exponent (of 2 for binary, of 10 for decimal).
@@ -161,7 +171,11 @@ fn format(q: Parsed) -> String {
         _ => {}
     }
     if format == Format::DecimalExponent {
-        return if exp == 0 { amount.to_string() } else { format!("{amount}e{exp}") };
+        return if exp == 0 {
+            amount.to_string()
+        } else {
+            format!("{amount}e{exp}")
+        };
     }
     let suffix = match exp {
         -9 => "n",

@@ -30,7 +30,10 @@ pub(super) fn persistent_volume_columns() -> Vec<Column> {
 /// Upstream `GetPersistentVolumeClass` / `GetPersistentVolumeClaimClass`: the beta annotation
 /// if present (even empty), else `spec.storageClassName`, else `""`.
 fn storage_class(obj: &Value) -> String {
-    if let Some(class) = opt_str_at(obj, &["metadata", "annotations", BETA_STORAGE_CLASS_ANNOTATION]) {
+    if let Some(class) = opt_str_at(
+        obj,
+        &["metadata", "annotations", BETA_STORAGE_CLASS_ANNOTATION],
+    ) {
         return class.to_string();
     }
     str_at(obj, &["spec", "storageClassName"]).to_string()
@@ -62,7 +65,10 @@ fn unset_or(obj: &Value, path: &[&str]) -> String {
 pub(super) fn persistent_volume_row(pv: &Value, now: DateTime<Utc>) -> Row {
     Row::new(vec![
         util::name(pv),
-        Value::String(quantity::canonical(str_at(pv, &["spec", "capacity", "storage"]))),
+        Value::String(quantity::canonical(str_at(
+            pv,
+            &["spec", "capacity", "storage"],
+        ))),
         Value::String(util::access_modes(arr_at(pv, &["spec", "accessModes"]))),
         Value::String(str_at(pv, &["spec", "persistentVolumeReclaimPolicy"]).to_string()),
         Value::String(phase(pv)),
@@ -119,16 +125,22 @@ pub(super) fn storage_class_columns() -> Vec<Column> {
         Column::string("Provisioner", d::STORAGE_CLASS_PROVISIONER),
         Column::string("ReclaimPolicy", d::STORAGE_CLASS_RECLAIM_POLICY),
         Column::string("VolumeBindingMode", d::STORAGE_CLASS_VOLUME_BINDING_MODE),
-        Column::string("AllowVolumeExpansion", d::STORAGE_CLASS_ALLOW_VOLUME_EXPANSION),
+        Column::string(
+            "AllowVolumeExpansion",
+            d::STORAGE_CLASS_ALLOW_VOLUME_EXPANSION,
+        ),
         Column::age(),
     ]
 }
 
 /// Upstream `storageutil.IsDefaultAnnotation`: the GA or beta annotation set to `"true"`.
 fn is_default_class(sc: &Value) -> bool {
-    ["storageclass.kubernetes.io/is-default-class", "storageclass.beta.kubernetes.io/is-default-class"]
-        .iter()
-        .any(|a| str_at(sc, &["metadata", "annotations", a]) == "true")
+    [
+        "storageclass.kubernetes.io/is-default-class",
+        "storageclass.beta.kubernetes.io/is-default-class",
+    ]
+    .iter()
+    .any(|a| str_at(sc, &["metadata", "annotations", a]) == "true")
 }
 
 pub(super) fn storage_class_row(sc: &Value, now: DateTime<Utc>) -> Row {
@@ -139,8 +151,16 @@ pub(super) fn storage_class_row(sc: &Value, now: DateTime<Utc>) -> Row {
     Row::new(vec![
         Value::String(name),
         Value::String(str_at(sc, &["provisioner"]).to_string()),
-        Value::String(opt_str_at(sc, &["reclaimPolicy"]).unwrap_or("Delete").to_string()),
-        Value::String(opt_str_at(sc, &["volumeBindingMode"]).unwrap_or("Immediate").to_string()),
+        Value::String(
+            opt_str_at(sc, &["reclaimPolicy"])
+                .unwrap_or("Delete")
+                .to_string(),
+        ),
+        Value::String(
+            opt_str_at(sc, &["volumeBindingMode"])
+                .unwrap_or("Immediate")
+                .to_string(),
+        ),
         // A JSON boolean although the column says string: upstream emits the Go bool.
         Value::Bool(util::bool_at(sc, &["allowVolumeExpansion"])),
         util::age(sc, now),

@@ -50,7 +50,10 @@ pub(super) fn bool_at(v: &Value, path: &[&str]) -> bool {
 
 /// The array at `path`, or an empty slice.
 pub(super) fn arr_at<'a>(v: &'a Value, path: &[&str]) -> &'a [Value] {
-    get(v, path).and_then(Value::as_array).map(Vec::as_slice).unwrap_or(&EMPTY)
+    get(v, path)
+        .and_then(Value::as_array)
+        .map(Vec::as_slice)
+        .unwrap_or(&EMPTY)
 }
 
 /// Number of entries of the map (or array) at `path`; 0 when missing.
@@ -102,7 +105,11 @@ pub(super) fn age(obj: &Value, now: DateTime<Utc>) -> Value {
 
 /// `s`, or `placeholder` when `s` is empty.
 pub(super) fn or(s: &str, placeholder: &str) -> String {
-    if s.is_empty() { placeholder.to_string() } else { s.to_string() }
+    if s.is_empty() {
+        placeholder.to_string()
+    } else {
+        s.to_string()
+    }
 }
 
 /// Upstream `GetAccessModesAsString`: de-duplicated, always in the order RWO, ROX, RWX, RWOP.
@@ -141,7 +148,11 @@ pub(super) fn format_labels(map: Option<&Value>) -> String {
         return "<none>".to_string();
     }
     pairs.sort();
-    pairs.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(",")
+    pairs
+        .iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect::<Vec<_>>()
+        .join(",")
 }
 
 /// Upstream `listWithMoreString`: the first `max` items, then ` + N more...`; `<unset>` when

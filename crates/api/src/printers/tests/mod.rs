@@ -10,7 +10,9 @@ use super::{columns, row};
 
 /// The fixed "now" every test prints at.
 fn now() -> DateTime<Utc> {
-    DateTime::parse_from_rfc3339("2026-11-26T21:00:00Z").unwrap().with_timezone(&Utc)
+    DateTime::parse_from_rfc3339("2026-11-26T21:00:00Z")
+        .unwrap()
+        .with_timezone(&Utc)
 }
 
 /// An RFC 3339 timestamp `ago` before [`now`].
@@ -38,6 +40,12 @@ fn cells(group: &str, plural: &str, obj: &Value) -> Vec<Value> {
 fn column_names(group: &str, plural: &str) -> Vec<String> {
     columns(group, plural)
         .iter()
-        .map(|c| if c.priority == 1 { format!("{}*", c.name) } else { c.name.to_string() })
+        .map(|c| {
+            if c.priority == 1 {
+                format!("{}*", c.name)
+            } else {
+                c.name.to_string()
+            }
+        })
         .collect()
 }

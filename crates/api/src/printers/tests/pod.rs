@@ -26,12 +26,27 @@ fn running(name: &str, ready: bool, restarts: i64) -> Value {
 fn pod_columns_match_upstream() {
     assert_eq!(
         column_names("", "pods"),
-        ["Name", "Ready", "Status", "Restarts", "Age", "IP*", "Node*", "Nominated Node*", "Readiness Gates*"]
+        [
+            "Name",
+            "Ready",
+            "Status",
+            "Restarts",
+            "Age",
+            "IP*",
+            "Node*",
+            "Nominated Node*",
+            "Readiness Gates*"
+        ]
     );
     let cols = columns("", "pods");
     assert_eq!(cols[0].format, "name");
-    assert_eq!(cols[3].type_, "string", "Restarts is a string since it carries '(5m ago)'");
-    assert!(cols[0].description.starts_with("Name must be unique within a namespace."));
+    assert_eq!(
+        cols[3].type_, "string",
+        "Restarts is a string since it carries '(5m ago)'"
+    );
+    assert!(cols[0]
+        .description
+        .starts_with("Name must be unique within a namespace."));
 }
 
 #[test]
@@ -40,8 +55,17 @@ fn unscheduled_pod_is_pending() {
         {"type": "PodScheduled", "status": "False", "reason": "Unschedulable"}]}));
     assert_eq!(
         cells("", "pods", &p),
-        vec![json!("web-0"), json!("0/1"), json!("Pending"), json!("0"), json!("5m"),
-             json!("<none>"), json!("<none>"), json!("<none>"), json!("<none>")]
+        vec![
+            json!("web-0"),
+            json!("0/1"),
+            json!("Pending"),
+            json!("0"),
+            json!("5m"),
+            json!("<none>"),
+            json!("<none>"),
+            json!("<none>"),
+            json!("<none>")
+        ]
     );
     assert_eq!(row("", "pods", &p, now()).conditions, None);
 }
@@ -67,8 +91,17 @@ fn running_ready_pod_with_wide_columns() {
     p["spec"]["nodeName"] = json!("node-1");
     assert_eq!(
         cells("", "pods", &p),
-        vec![json!("web-0"), json!("1/1"), json!("Running"), json!("0"), json!("5m"),
-             json!("10.244.1.5"), json!("node-1"), json!("<none>"), json!("<none>")]
+        vec![
+            json!("web-0"),
+            json!("1/1"),
+            json!("Running"),
+            json!("0"),
+            json!("5m"),
+            json!("10.244.1.5"),
+            json!("node-1"),
+            json!("<none>"),
+            json!("<none>")
+        ]
     );
 }
 
@@ -104,13 +137,18 @@ fn failed_and_succeeded_pods_carry_completed_row_condition() {
     assert_eq!(r.cells[2], json!("Error"));
     assert_eq!(
         r.conditions,
-        Some(json!([{"type": "Completed", "status": "True", "reason": "Failed", "message": "The pod failed."}]))
+        Some(
+            json!([{"type": "Completed", "status": "True", "reason": "Failed", "message": "The pod failed."}])
+        )
     );
 
     let succeeded = pod(json!({"phase": "Succeeded"}));
     let r = row("", "pods", &succeeded, now());
     assert_eq!(r.cells[2], json!("Succeeded"));
-    assert_eq!(r.conditions.unwrap()[0]["message"], json!("The pod has completed successfully."));
+    assert_eq!(
+        r.conditions.unwrap()[0]["message"],
+        json!("The pod has completed successfully.")
+    );
 
     let evicted = pod(json!({"phase": "Failed", "reason": "Evicted"}));
     assert_eq!(status(&evicted), "Evicted");
@@ -130,7 +168,8 @@ fn terminated_without_reason_prints_signal_or_exit_code() {
 
 fn with_init(status: Value) -> Value {
     let mut p = pod(status);
-    p["spec"]["initContainers"] = json!([{"name": "init-a", "image": "busybox"}, {"name": "init-b", "image": "busybox"}]);
+    p["spec"]["initContainers"] =
+        json!([{"name": "init-a", "image": "busybox"}, {"name": "init-b", "image": "busybox"}]);
     p
 }
 
@@ -138,21 +177,29 @@ fn with_init(status: Value) -> Value {
 fn init_container_states() {
     let done = json!({"name": "init-a", "ready": false, "restartCount": 0,
                       "state": {"terminated": {"exitCode": 0, "reason": "Completed"}}});
-    let p = with_init(json!({"phase": "Pending", "initContainerStatuses": [done.clone(),
-        {"name": "init-b", "ready": false, "restartCount": 0, "state": {"running": {}}}]}));
+    let p = with_init(
+        json!({"phase": "Pending", "initContainerStatuses": [done.clone(),
+        {"name": "init-b", "ready": false, "restartCount": 0, "state": {"running": {}}}]}),
+    );
     assert_eq!(status(&p), "Init:1/2");
 
     let p = with_init(json!({"phase": "Pending", "initContainerStatuses": [
         {"name": "init-a", "ready": false, "restartCount": 0, "state": {"waiting": {"reason": "PodInitializing"}}}]}));
     assert_eq!(status(&p), "Init:0/2");
 
-    let p = with_init(json!({"phase": "Pending", "initContainerStatuses": [done.clone(),
+    let p = with_init(
+        json!({"phase": "Pending", "initContainerStatuses": [done.clone(),
         {"name": "init-b", "ready": false, "restartCount": 3,
          "lastState": {"terminated": {"exitCode": 1, "finishedAt": ago(mins(2))}},
-         "state": {"waiting": {"reason": "CrashLoopBackOff"}}}]}));
+         "state": {"waiting": {"reason": "CrashLoopBackOff"}}}]}),
+    );
     let c = cells("", "pods", &p);
     assert_eq!(c[2], json!("Init:CrashLoopBackOff"));
-    assert_eq!(c[3], json!("3 (2m ago)"), "init restarts count while initializing");
+    assert_eq!(
+        c[3],
+        json!("3 (2m ago)"),
+        "init restarts count while initializing"
+    );
 
     let p = with_init(json!({"phase": "Pending", "initContainerStatuses": [
         {"name": "init-a", "ready": false, "restartCount": 0, "state": {"terminated": {"exitCode": 2}}}]}));
@@ -174,11 +221,16 @@ fn sidecar_init_container_counts_as_a_container() {
         "conditions": [{"type": "Initialized", "status": "True"}, {"type": "Ready", "status": "True"}],
         "initContainerStatuses": [running("proxy", true, 1)],
         "containerStatuses": [running("nginx", true, 0)]}));
-    p["spec"]["initContainers"] = json!([{"name": "proxy", "image": "envoy", "restartPolicy": "Always"}]);
+    p["spec"]["initContainers"] =
+        json!([{"name": "proxy", "image": "envoy", "restartPolicy": "Always"}]);
     let c = cells("", "pods", &p);
     assert_eq!(c[1], json!("2/2"));
     assert_eq!(c[2], json!("Running"));
-    assert_eq!(c[3], json!("1"), "sidecar restarts count, without a date there is no suffix");
+    assert_eq!(
+        c[3],
+        json!("1"),
+        "sidecar restarts count, without a date there is no suffix"
+    );
 }
 
 #[test]
@@ -232,7 +284,12 @@ fn readiness_gates_and_scheduling_gates() {
 
 #[test]
 fn odd_pods_do_not_panic() {
-    for odd in [json!({}), json!(null), json!({"status": "x", "spec": 3}), json!({"metadata": {"creationTimestamp": "nope"}})] {
+    for odd in [
+        json!({}),
+        json!(null),
+        json!({"status": "x", "spec": 3}),
+        json!({"metadata": {"creationTimestamp": "nope"}}),
+    ] {
         let c = cells("", "pods", &odd);
         assert_eq!(c[1], json!("0/0"));
         assert_eq!(c[4], json!("<unknown>"));
