@@ -229,7 +229,9 @@ fn default_statefulset(obj: &mut Value) {
         set_if_empty_str(c, "apiVersion", "v1");
         set_if_empty_str(c, "kind", "PersistentVolumeClaim");
         set_if_absent(ensure_obj(c, "metadata"), "creationTimestamp", Value::Null);
-        set_if_absent(ensure_obj(c, "spec"), "volumeMode", json!("Filesystem"));
+        let cspec = ensure_obj(c, "spec");
+        set_if_absent(cspec, "volumeMode", json!("Filesystem"));
+        set_if_absent(cspec, "resources", json!({}));
         set_if_empty_str(ensure_obj(c, "status"), "phase", "Pending");
     }
 }

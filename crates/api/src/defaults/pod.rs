@@ -74,6 +74,8 @@ fn default_container(c: &mut Value) {
         let policy = if image_tag(image) == "latest" { "Always" } else { "IfNotPresent" };
         m.insert("imagePullPolicy".into(), json!(policy));
     }
+    // `resources` is a non-pointer struct in Go, so the wire always shows `resources: {}`
+    set_if_absent(m, "resources", json!({}));
     set_if_empty_str(m, "terminationMessagePath", "/dev/termination-log");
     set_if_empty_str(m, "terminationMessagePolicy", "File");
     for port in m.get_mut("ports").and_then(Value::as_array_mut).into_iter().flatten() {

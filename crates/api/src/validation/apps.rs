@@ -72,7 +72,7 @@ fn validate_statefulset_spec(spec: &Value) -> Errs {
     }
     let template = get(spec, "template").cloned().unwrap_or(Value::Null);
     let tmeta = get(&template, "metadata").cloned().unwrap_or(Value::Null);
-    if selector.map_or(true, selector_convertible) {
+    if selector.is_none_or(selector_convertible) {
         let tp = p.child("template");
         if let Some(sel) = selector.filter(|s| !selector_is_empty(s)) {
             if !selector_matches(sel, &str_map(&tmeta, "labels")) {

@@ -418,7 +418,7 @@ pub fn validate_pvc_update(new: &Value, old: &Value) -> Errs {
             // RecoverVolumeExpansionFailure (on in v1.33) allows shrinking down to, but not
             // to or below, the capacity recorded in status.
             let status_cap = get(old, "status").and_then(|st| get(st, "capacity")).and_then(|c| get(c, "storage")).and_then(quantity::parse);
-            if status_cap.map_or(true, |cap| n <= cap) {
+            if status_cap.is_none_or(|cap| n <= cap) {
                 errs.push(forbidden(&Path::new("spec").child("resources").child("requests").child("storage"), "field can not be less than status.capacity"));
             }
         }

@@ -53,7 +53,7 @@ fn validate_volume_source(vol: &Value, p: &Path) -> Errs {
             "downwardAPI" => "downwarAPI",
             other => other,
         };
-        if n > 0 && src != "emptyDir" {
+        if n > 0 {
             errs.push(forbidden(&p.child(forbidden_key), "may not specify more than 1 volume type"));
             continue;
         }
