@@ -5,9 +5,11 @@
 //! Everything here works on `serde_json::Value` at the boundary so the API server can stay
 //! generic over kinds; modules convert to `k8s-openapi` types inside where that helps.
 
+pub mod defaults;
 pub mod errors;
 pub mod printers;
 pub mod registry;
+pub mod validation;
 
 pub use errors::{FieldError, FieldErrorType, StatusError};
 pub use registry::{ResourceInfo, Scope, REGISTRY};
