@@ -6,6 +6,7 @@
 //! generic over kinds; modules convert to `k8s-openapi` types inside where that helps.
 
 pub mod errors;
+pub mod openapi;
 pub mod registry;
 
 pub use errors::{FieldError, FieldErrorType, StatusError};
