@@ -29,6 +29,17 @@ fn resolve<'a>(doc: &'a Value, reference: &str) -> &'a Value {
         .unwrap_or_else(|| panic!("unresolved reference {reference}"))
 }
 
+/// The definition a field refers to, written either as `$ref` or (v3, with a description
+/// beside it) as a one-element `allOf`.
+fn target<'a>(doc: &'a Value, field: &Value) -> &'a Value {
+    let reference = field
+        .get("$ref")
+        .or_else(|| field.pointer("/allOf/0/$ref"))
+        .and_then(Value::as_str)
+        .unwrap_or_else(|| panic!("{field} refers to no definition"));
+    resolve(doc, reference)
+}
+
 /// The definition carrying `gvk` in its `x-kubernetes-group-version-kind` list.
 fn schema_for_gvk<'a>(doc: &'a Value, gvk: &Value) -> (&'a str, &'a Value) {
     doc["components"]["schemas"]
@@ -144,12 +155,15 @@ fn openapi_explain_finds_every_kind_and_its_list() {
 fn openapi_statefulset_update_strategy_is_documented() {
     let doc = gv_doc("apps", "v1");
     let (_, sts) = schema_for_gvk(&doc, &gvk_json("apps", "v1", "StatefulSet"));
-    let spec = resolve(&doc, sts["properties"]["spec"]["$ref"].as_str().unwrap());
+    let spec = target(&doc, &sts["properties"]["spec"]);
     let strategy = &spec["properties"]["updateStrategy"];
+    // The field's own description sits beside an `allOf` so that explain prints it as well
+    // as the type's.
     assert!(strategy["description"].as_str().unwrap().contains("updateStrategy"));
-    let strategy = resolve(&doc, strategy["$ref"].as_str().unwrap());
-    let rolling = resolve(&doc, strategy["properties"]["rollingUpdate"]["$ref"].as_str().unwrap());
-    let max_unavailable = resolve(&doc, rolling["properties"]["maxUnavailable"]["$ref"].as_str().unwrap());
+    assert!(strategy.get("$ref").is_none());
+    let strategy = target(&doc, strategy);
+    let rolling = target(&doc, &strategy["properties"]["rollingUpdate"]);
+    let max_unavailable = target(&doc, &rolling["properties"]["maxUnavailable"]);
     assert_eq!(max_unavailable["oneOf"], json!([{"type": "integer"}, {"type": "string"}]));
     // metadata is optional upstream even though k8s-openapi's Rust field is not.
     assert!(!sts.get("required").is_some_and(|r| r.as_array().unwrap().contains(&json!("metadata"))));
@@ -255,7 +269,8 @@ fn openapi_v2_document_shape() {
 /// patch: every field present in the object must be found in the schema, or kubectl
 /// reports "unable to find api field" and gives up on the v3 schema.
 fn walk(doc: &Value, schema: &Value, value: &Value, at: &str) {
-    let mut schema = schema;
+    // PatchMetaFromOpenAPIV3 follows the first `allOf` element, then a `$ref`.
+    let mut schema = schema.pointer("/allOf/0").unwrap_or(schema);
     if let Some(r) = schema.get("$ref").and_then(Value::as_str) {
         schema = resolve(doc, r);
     }

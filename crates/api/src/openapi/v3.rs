@@ -119,7 +119,8 @@ pub(crate) fn document(defs: &Definitions, paths: &[PathItem]) -> Value {
     let schemas: Map<String, Value> = closure(defs, roots)
         .into_iter()
         .map(|name| {
-            let schema = defs[&name].clone();
+            let mut schema = defs[&name].clone();
+            wrap_ref_siblings(&mut schema);
             (name, schema)
         })
         .collect();
@@ -135,6 +136,26 @@ pub(crate) fn document(defs: &Definitions, paths: &[PathItem]) -> Value {
         },
         "security": [{"BearerToken": []}]
     })
+}
+
+/// Rewrites `{"$ref": R, "description": D}` as `{"allOf": [{"$ref": R}], "description": D}`,
+/// the form upstream's v3 documents use for a field of a named type. kubectl explain depends
+/// on it: its description template prints a schema's own description and then walks `allOf`,
+/// whereas a bare `$ref` is replaced by its target, losing the field's description (`FIELD:
+/// updateStrategy` would show only the StatefulSetUpdateStrategy type's text).
+fn wrap_ref_siblings(value: &mut Value) {
+    match value {
+        Value::Object(map) => {
+            if map.len() > 1 {
+                if let Some(reference) = map.remove("$ref") {
+                    map.insert("allOf".into(), json!([{"$ref": reference}]));
+                }
+            }
+            map.values_mut().for_each(wrap_ref_siblings);
+        }
+        Value::Array(items) => items.iter_mut().for_each(wrap_ref_siblings),
+        _ => {}
+    }
 }
 
 /// The `/openapi/v3` index: `{"paths": {"apis/apps/v1": {"serverRelativeURL": "/openapi/v3/apis/apps/v1?hash=…"}}}`.
