@@ -20,7 +20,11 @@ pub(crate) struct Gvk {
 
 impl Gvk {
     pub fn new(group: &'static str, version: &'static str, kind: &'static str) -> Gvk {
-        Gvk { group, version, kind }
+        Gvk {
+            group,
+            version,
+            kind,
+        }
     }
 
     pub fn to_json(self) -> serde_json::Value {

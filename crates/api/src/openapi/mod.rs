@@ -18,6 +18,7 @@ mod kinds;
 mod params;
 mod paths;
 mod schemas;
+mod subresources;
 mod v2;
 mod v3;
 
@@ -51,7 +52,9 @@ fn definitions() -> &'static schemas::Definitions {
 
 /// "api/v1" or "apis/apps/v1": the key of a group-version in the v3 root.
 fn gv_key(group: &str, version: &str) -> String {
-    paths::gv_prefix(group, version).trim_start_matches('/').to_string()
+    paths::gv_prefix(group, version)
+        .trim_start_matches('/')
+        .to_string()
 }
 
 fn v3_documents() -> &'static V3Documents {
@@ -80,9 +83,15 @@ fn v3_documents() -> &'static V3Documents {
 /// accidental collision between two builds' documents negligible.
 fn content_hash(bytes: &[u8]) -> String {
     let lane = |basis: u64| {
-        bytes.iter().fold(basis, |h, &b| (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3))
+        bytes.iter().fold(basis, |h, &b| {
+            (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
+        })
     };
-    format!("{:016X}{:016X}", lane(0xcbf2_9ce4_8422_2325), lane(0x6c62_272e_07bb_0142))
+    format!(
+        "{:016X}{:016X}",
+        lane(0xcbf2_9ce4_8422_2325),
+        lane(0x6c62_272e_07bb_0142)
+    )
 }
 
 /// `/openapi/v3` root document (JSON bytes), hashes stable per build.

@@ -141,7 +141,12 @@ pub(crate) const LIST: &[&str] = &[
 ];
 pub(crate) const WRITE: &[&str] = &["dryRun", "fieldManager", "fieldValidation"];
 pub(crate) const PATCH: &[&str] = &["dryRun", "fieldManager", "fieldValidation", "force"];
-pub(crate) const DELETE: &[&str] = &["dryRun", "gracePeriodSeconds", "orphanDependents", "propagationPolicy"];
+pub(crate) const DELETE: &[&str] = &[
+    "dryRun",
+    "gracePeriodSeconds",
+    "orphanDependents",
+    "propagationPolicy",
+];
 pub(crate) const DELETE_COLLECTION: &[&str] = &[
     "continue",
     "dryRun",
@@ -156,6 +161,13 @@ pub(crate) const DELETE_COLLECTION: &[&str] = &[
     "sendInitialEvents",
     "timeoutSeconds",
 ];
-pub(crate) const LOG: &[&str] =
-    &["container", "follow", "limitBytes", "previous", "sinceSeconds", "tailLines", "timestamps"];
+pub(crate) const LOG: &[&str] = &[
+    "container",
+    "follow",
+    "limitBytes",
+    "previous",
+    "sinceSeconds",
+    "tailLines",
+    "timestamps",
+];
 pub(crate) const EXEC: &[&str] = &["command", "container", "stderr", "stdin", "stdout", "tty"];

@@ -17,7 +17,9 @@ pub struct PatchMeta {
 pub fn patch_meta(definition: &str, field: &str) -> Option<PatchMeta> {
     let short = definition.rsplit('.').next().unwrap_or(definition);
     let (strategy, merge_key) = match (short, field) {
-        ("PodSpec", "containers" | "initContainers" | "ephemeralContainers") => ("merge", Some("name")),
+        ("PodSpec", "containers" | "initContainers" | "ephemeralContainers") => {
+            ("merge", Some("name"))
+        }
         ("PodSpec", "volumes" | "resourceClaims") => ("merge,retainKeys", Some("name")),
         ("PodSpec", "imagePullSecrets" | "schedulingGates") => ("merge", Some("name")),
         ("PodSpec", "hostAliases") => ("merge", Some("ip")),
@@ -29,11 +31,19 @@ pub fn patch_meta(definition: &str, field: &str) -> Option<PatchMeta> {
         ("ObjectMeta", "ownerReferences") => ("merge", Some("uid")),
         ("ServiceSpec", "ports") => ("merge", Some("port")),
         ("ServiceAccount", "secrets") => ("merge", Some("name")),
-        ("PodStatus" | "NodeStatus" | "PersistentVolumeClaimStatus" | "NamespaceStatus" | "StatefulSetStatus", "conditions") => {
-            ("merge", Some("type"))
-        }
+        (
+            "PodStatus"
+            | "NodeStatus"
+            | "PersistentVolumeClaimStatus"
+            | "NamespaceStatus"
+            | "StatefulSetStatus",
+            "conditions",
+        ) => ("merge", Some("type")),
         ("NodeStatus", "addresses") => ("merge", Some("type")),
         _ => return None,
     };
-    Some(PatchMeta { strategy, merge_key })
+    Some(PatchMeta {
+        strategy,
+        merge_key,
+    })
 }

@@ -53,7 +53,8 @@ pub(crate) fn generate() -> Definitions {
         let item = (t.definition)().into_owned();
         let list = list_definition(&item);
         defs.insert(list.clone(), list_schema(info.kind, &item));
-        let list_gvk = json!({"group": info.group, "kind": info.list_kind(), "version": info.version});
+        let list_gvk =
+            json!({"group": info.group, "kind": info.list_kind(), "version": info.version});
         set_gvk_values(&mut defs, &list, vec![list_gvk]);
     }
     // Upstream registers DeleteOptions in every group-version; kubectl sends it as the body
@@ -66,7 +67,11 @@ pub(crate) fn generate() -> Definitions {
     }
     set_gvks(&mut defs, kinds::DELETE_OPTIONS, &delete_gvks);
     set_gvks(&mut defs, kinds::STATUS, &[Gvk::new("", "v1", "Status")]);
-    set_gvks(&mut defs, kinds::API_RESOURCE_LIST, &[Gvk::new("", "v1", "APIResourceList")]);
+    set_gvks(
+        &mut defs,
+        kinds::API_RESOURCE_LIST,
+        &[Gvk::new("", "v1", "APIResourceList")],
+    );
 
     reshape_scalars(&mut defs);
     for (name, schema) in defs.iter_mut() {
@@ -145,7 +150,11 @@ fn fix_definition(name: &str, schema: &mut Value) {
         if field == "metadata" && refs_meta(prop) {
             optional_metadata = true;
         }
-        if let Some(PatchMeta { strategy, merge_key }) = patch_meta(name, field) {
+        if let Some(PatchMeta {
+            strategy,
+            merge_key,
+        }) = patch_meta(name, field)
+        {
             let prop = object(prop);
             prop.insert("x-kubernetes-patch-strategy".into(), strategy.into());
             if let Some(key) = merge_key {
@@ -181,7 +190,10 @@ pub(crate) fn object(value: &mut Value) -> &mut Map<String, Value> {
 }
 
 /// Every definition name `$ref`erenced (transitively) from `roots`, roots included.
-pub(crate) fn closure(defs: &Definitions, roots: impl IntoIterator<Item = String>) -> BTreeSet<String> {
+pub(crate) fn closure(
+    defs: &Definitions,
+    roots: impl IntoIterator<Item = String>,
+) -> BTreeSet<String> {
     let mut seen = BTreeSet::new();
     let mut stack: Vec<String> = roots.into_iter().collect();
     while let Some(name) = stack.pop() {

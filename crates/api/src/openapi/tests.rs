@@ -46,7 +46,11 @@ fn schema_for_gvk<'a>(doc: &'a Value, gvk: &Value) -> (&'a str, &'a Value) {
         .as_object()
         .unwrap()
         .iter()
-        .find(|(_, s)| s["x-kubernetes-group-version-kind"].as_array().is_some_and(|l| l.contains(gvk)))
+        .find(|(_, s)| {
+            s["x-kubernetes-group-version-kind"]
+                .as_array()
+                .is_some_and(|l| l.contains(gvk))
+        })
         .map(|(n, s)| (n.as_str(), s))
         .unwrap_or_else(|| panic!("no schema with GVK {gvk}"))
 }
@@ -89,18 +93,26 @@ fn openapi_every_kind_supports_field_validation_and_strategic_merge_patch() {
         let gvk = gvk_json(info.group, info.version, info.kind);
         let mut patches = 0;
         for (path, item) in doc["paths"].as_object().unwrap() {
-            let Some(op) = item.get("patch") else { continue };
+            let Some(op) = item.get("patch") else {
+                continue;
+            };
             if op["x-kubernetes-group-version-kind"] != gvk {
                 continue;
             }
             patches += 1;
-            let params: Vec<&str> =
-                op["parameters"].as_array().unwrap().iter().map(|p| p["name"].as_str().unwrap()).collect();
+            let params: Vec<&str> = op["parameters"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|p| p["name"].as_str().unwrap())
+                .collect();
             for name in ["fieldValidation", "dryRun", "fieldManager"] {
                 assert!(params.contains(&name), "{path} PATCH lacks {name}");
             }
             assert!(
-                op["requestBody"]["content"].get("application/strategic-merge-patch+json").is_some(),
+                op["requestBody"]["content"]
+                    .get("application/strategic-merge-patch+json")
+                    .is_some(),
                 "{path} PATCH does not accept strategic merge patch"
             );
             assert_eq!(op["x-kubernetes-action"], "patch");
@@ -111,12 +123,19 @@ fn openapi_every_kind_supports_field_validation_and_strategic_merge_patch() {
             .as_object()
             .unwrap()
             .iter()
-            .find(|(p, _)| p.ends_with(&format!("/{}", info.plural)) && (!info.namespaced() || p.contains("{namespace}")))
+            .find(|(p, _)| {
+                p.ends_with(&format!("/{}", info.plural))
+                    && (!info.namespaced() || p.contains("{namespace}"))
+            })
             .map(|(_, v)| v)
             .unwrap();
         let post = &collection["post"];
         assert_eq!(post["x-kubernetes-group-version-kind"], gvk);
-        assert!(post["parameters"].as_array().unwrap().iter().any(|p| p["name"] == "fieldValidation"));
+        assert!(post["parameters"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|p| p["name"] == "fieldValidation"));
     }
 }
 
@@ -142,12 +161,24 @@ fn openapi_explain_finds_every_kind_and_its_list() {
             .unwrap_or_else(|| panic!("explain would not find {}", info.plural));
         assert_eq!(*gvk, gvk_json(info.group, info.version, info.kind));
         let (_, schema) = schema_for_gvk(&doc, gvk);
-        assert!(schema["description"].as_str().is_some_and(|d| !d.is_empty()), "{} has no description", info.kind);
+        assert!(
+            schema["description"]
+                .as_str()
+                .is_some_and(|d| !d.is_empty()),
+            "{} has no description",
+            info.kind
+        );
         assert!(schema["properties"].get("metadata").is_some());
-        let (list_name, _) = schema_for_gvk(&doc, &gvk_json(info.group, info.version, &info.list_kind()));
+        let (list_name, _) =
+            schema_for_gvk(&doc, &gvk_json(info.group, info.version, &info.list_kind()));
         assert!(list_name.ends_with(&info.list_kind()));
         // Cluster-scoped kinds have no namespaced paths and vice versa.
-        assert_eq!(doc["paths"].get(&candidates[3]).is_some(), info.namespaced(), "{}", info.plural);
+        assert_eq!(
+            doc["paths"].get(&candidates[3]).is_some(),
+            info.namespaced(),
+            "{}",
+            info.plural
+        );
     }
 }
 
@@ -159,14 +190,22 @@ fn openapi_statefulset_update_strategy_is_documented() {
     let strategy = &spec["properties"]["updateStrategy"];
     // The field's own description sits beside an `allOf` so that explain prints it as well
     // as the type's.
-    assert!(strategy["description"].as_str().unwrap().contains("updateStrategy"));
+    assert!(strategy["description"]
+        .as_str()
+        .unwrap()
+        .contains("updateStrategy"));
     assert!(strategy.get("$ref").is_none());
     let strategy = target(&doc, strategy);
     let rolling = target(&doc, &strategy["properties"]["rollingUpdate"]);
     let max_unavailable = target(&doc, &rolling["properties"]["maxUnavailable"]);
-    assert_eq!(max_unavailable["oneOf"], json!([{"type": "integer"}, {"type": "string"}]));
+    assert_eq!(
+        max_unavailable["oneOf"],
+        json!([{"type": "integer"}, {"type": "string"}])
+    );
     // metadata is optional upstream even though k8s-openapi's Rust field is not.
-    assert!(!sts.get("required").is_some_and(|r| r.as_array().unwrap().contains(&json!("metadata"))));
+    assert!(!sts
+        .get("required")
+        .is_some_and(|r| r.as_array().unwrap().contains(&json!("metadata"))));
 }
 
 #[test]
@@ -174,22 +213,47 @@ fn openapi_scale_and_status_subresources() {
     let doc = gv_doc("apps", "v1");
     let scale = &doc["paths"]["/apis/apps/v1/namespaces/{namespace}/statefulsets/{name}/scale"];
     for m in ["get", "put", "patch"] {
-        assert_eq!(scale[m]["x-kubernetes-group-version-kind"], gvk_json("autoscaling", "v1", "Scale"));
+        assert_eq!(
+            scale[m]["x-kubernetes-group-version-kind"],
+            gvk_json("autoscaling", "v1", "Scale")
+        );
     }
     assert_eq!(
         scale["patch"]["responses"]["200"]["content"]["application/json"]["schema"]["$ref"],
         "#/components/schemas/io.k8s.api.autoscaling.v1.Scale"
     );
-    assert_eq!(scale["patch"]["operationId"], "patchAppsV1NamespacedStatefulSetScale");
+    assert_eq!(
+        scale["patch"]["operationId"],
+        "patchAppsV1NamespacedStatefulSetScale"
+    );
     let status = &doc["paths"]["/apis/apps/v1/namespaces/{namespace}/statefulsets/{name}/status"];
-    assert_eq!(status["put"]["x-kubernetes-group-version-kind"], gvk_json("apps", "v1", "StatefulSet"));
+    assert_eq!(
+        status["put"]["x-kubernetes-group-version-kind"],
+        gvk_json("apps", "v1", "StatefulSet")
+    );
     let core = gv_doc("", "v1");
     let pv = &core["paths"]["/api/v1/persistentvolumes/{name}"];
     assert_eq!(pv["get"]["operationId"], "readCoreV1PersistentVolume");
-    assert!(core["paths"].get("/api/v1/namespaces/{namespace}/pods/{name}/log").is_some());
-    assert!(core["paths"].get("/api/v1/namespaces/{name}/finalize").is_some());
+    assert!(core["paths"]
+        .get("/api/v1/namespaces/{namespace}/pods/{name}/log")
+        .is_some());
+    assert!(core["paths"]
+        .get("/api/v1/namespaces/{name}/finalize")
+        .is_some());
+    let exec = &core["paths"]["/api/v1/namespaces/{namespace}/pods/{name}/exec"];
     assert_eq!(
-        core["paths"]["/api/v1/namespaces/{namespace}/pods/{name}/eviction"]["post"]["x-kubernetes-group-version-kind"],
+        exec["post"]["operationId"],
+        "connectCoreV1PostNamespacedPodExec"
+    );
+    assert_eq!(exec["post"]["x-kubernetes-action"], "connect");
+    let node_proxy = &core["paths"]["/api/v1/nodes/{name}/proxy/{path}"];
+    assert_eq!(
+        node_proxy["get"]["operationId"],
+        "connectCoreV1GetNodeProxyWithPath"
+    );
+    assert_eq!(
+        core["paths"]["/api/v1/namespaces/{namespace}/pods/{name}/eviction"]["post"]
+            ["x-kubernetes-group-version-kind"],
         gvk_json("policy", "v1", "Eviction")
     );
 }
@@ -198,20 +262,44 @@ fn openapi_scale_and_status_subresources() {
 fn openapi_patch_metadata_on_fields() {
     let core = gv_doc("", "v1");
     let pod_spec = &core["components"]["schemas"]["io.k8s.api.core.v1.PodSpec"]["properties"];
-    assert_eq!(pod_spec["containers"]["x-kubernetes-patch-strategy"], "merge");
-    assert_eq!(pod_spec["containers"]["x-kubernetes-patch-merge-key"], "name");
-    assert_eq!(pod_spec["volumes"]["x-kubernetes-patch-strategy"], "merge,retainKeys");
+    assert_eq!(
+        pod_spec["containers"]["x-kubernetes-patch-strategy"],
+        "merge"
+    );
+    assert_eq!(
+        pod_spec["containers"]["x-kubernetes-patch-merge-key"],
+        "name"
+    );
+    assert_eq!(
+        pod_spec["volumes"]["x-kubernetes-patch-strategy"],
+        "merge,retainKeys"
+    );
     let container = &core["components"]["schemas"]["io.k8s.api.core.v1.Container"]["properties"];
-    assert_eq!(container["ports"]["x-kubernetes-patch-merge-key"], "containerPort");
-    assert_eq!(container["volumeMounts"]["x-kubernetes-patch-merge-key"], "mountPath");
-    let meta = &core["components"]["schemas"]["io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta"]["properties"];
+    assert_eq!(
+        container["ports"]["x-kubernetes-patch-merge-key"],
+        "containerPort"
+    );
+    assert_eq!(
+        container["volumeMounts"]["x-kubernetes-patch-merge-key"],
+        "mountPath"
+    );
+    let meta = &core["components"]["schemas"]["io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta"]
+        ["properties"];
     assert_eq!(meta["finalizers"]["x-kubernetes-patch-strategy"], "merge");
-    assert!(meta["finalizers"].get("x-kubernetes-patch-merge-key").is_none());
-    assert_eq!(meta["ownerReferences"]["x-kubernetes-patch-merge-key"], "uid");
+    assert!(meta["finalizers"]
+        .get("x-kubernetes-patch-merge-key")
+        .is_none());
+    assert_eq!(
+        meta["ownerReferences"]["x-kubernetes-patch-merge-key"],
+        "uid"
+    );
     // The apps/v1 document carries its own copy of the pod template's definitions.
     let apps = gv_doc("apps", "v1");
     let apps_pod_spec = &apps["components"]["schemas"]["io.k8s.api.core.v1.PodSpec"]["properties"];
-    assert_eq!(apps_pod_spec["containers"]["x-kubernetes-patch-merge-key"], "name");
+    assert_eq!(
+        apps_pod_spec["containers"]["x-kubernetes-patch-merge-key"],
+        "name"
+    );
 }
 
 fn assert_refs_resolve(doc: &Value, node: &Value) {
@@ -236,32 +324,58 @@ fn openapi_every_reference_resolves() {
         let doc = gv_doc(group, version);
         assert_eq!(doc["openapi"], "3.0.0");
         assert_refs_resolve(&doc, &doc);
-        assert!(!doc.to_string().contains("#/definitions/"), "v2 reference in v3 document");
+        assert!(
+            !doc.to_string().contains("#/definitions/"),
+            "v2 reference in v3 document"
+        );
     }
     let v2 = parse(v2_document());
     assert_eq!(v2["swagger"], "2.0");
     assert_refs_resolve(&v2, &v2);
-    assert!(!v2.to_string().contains("#/components/"), "v3 reference in v2 document");
+    assert!(
+        !v2.to_string().contains("#/components/"),
+        "v3 reference in v2 document"
+    );
 }
 
 #[test]
 fn openapi_v2_document_shape() {
     let v2 = parse(v2_document());
     let defs = &v2["definitions"];
-    assert_eq!(defs["io.k8s.apimachinery.pkg.util.intstr.IntOrString"]["type"], "string");
-    assert_eq!(defs["io.k8s.apimachinery.pkg.util.intstr.IntOrString"]["format"], "int-or-string");
-    assert_eq!(defs["io.k8s.apimachinery.pkg.api.resource.Quantity"]["type"], "string");
+    assert_eq!(
+        defs["io.k8s.apimachinery.pkg.util.intstr.IntOrString"]["type"],
+        "string"
+    );
+    assert_eq!(
+        defs["io.k8s.apimachinery.pkg.util.intstr.IntOrString"]["format"],
+        "int-or-string"
+    );
+    assert_eq!(
+        defs["io.k8s.apimachinery.pkg.api.resource.Quantity"]["type"],
+        "string"
+    );
     assert_eq!(
         defs["io.k8s.api.apps.v1.StatefulSet"]["x-kubernetes-group-version-kind"],
         json!([gvk_json("apps", "v1", "StatefulSet")])
     );
     let patch = &v2["paths"]["/apis/apps/v1/namespaces/{namespace}/statefulsets/{name}"]["patch"];
-    assert!(patch["consumes"].as_array().unwrap().contains(&json!("application/strategic-merge-patch+json")));
-    assert!(patch["parameters"].as_array().unwrap().iter().any(|p| p["name"] == "fieldValidation" && p["in"] == "query"));
+    assert!(patch["consumes"]
+        .as_array()
+        .unwrap()
+        .contains(&json!("application/strategic-merge-patch+json")));
+    assert!(patch["parameters"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|p| p["name"] == "fieldValidation" && p["in"] == "query"));
     assert_eq!(patch["parameters"][0]["in"], "body");
     for info in REGISTRY {
         let prefix = paths::gv_prefix(info.group, info.version);
-        assert!(v2["paths"].as_object().unwrap().keys().any(|p| p.starts_with(&prefix) && p.contains(info.plural)));
+        assert!(v2["paths"]
+            .as_object()
+            .unwrap()
+            .keys()
+            .any(|p| p.starts_with(&prefix) && p.contains(info.plural)));
     }
 }
 
@@ -278,16 +392,24 @@ fn walk(doc: &Value, schema: &Value, value: &Value, at: &str) {
         Value::Object(map) => {
             if let Some(props) = schema.get("properties") {
                 for (k, v) in map {
-                    let sub = props.get(k).unwrap_or_else(|| panic!("unable to find api field {at}.{k}"));
+                    let sub = props
+                        .get(k)
+                        .unwrap_or_else(|| panic!("unable to find api field {at}.{k}"));
                     walk(doc, sub, v, &format!("{at}.{k}"));
                 }
-            } else if let Some(extra) = schema.get("additionalProperties").filter(|a| a.is_object()) {
-                map.iter().for_each(|(k, v)| walk(doc, extra, v, &format!("{at}.{k}")));
+            } else if let Some(extra) = schema.get("additionalProperties").filter(|a| a.is_object())
+            {
+                map.iter()
+                    .for_each(|(k, v)| walk(doc, extra, v, &format!("{at}.{k}")));
             }
         }
         Value::Array(items) => {
-            let sub = schema.get("items").unwrap_or_else(|| panic!("{at} is not an array in the schema"));
-            items.iter().for_each(|v| walk(doc, sub, v, &format!("{at}[]")));
+            let sub = schema
+                .get("items")
+                .unwrap_or_else(|| panic!("{at} is not an array in the schema"));
+            items
+                .iter()
+                .for_each(|v| walk(doc, sub, v, &format!("{at}[]")));
         }
         _ => {}
     }
@@ -350,8 +472,13 @@ fn openapi_generation_is_fast() {
         bytes += serde_json::to_vec(&doc).unwrap().len();
     }
     let after_v3 = start.elapsed();
-    let all: Vec<_> = group_versions().into_iter().flat_map(|(g, v)| paths::group_version_paths(g, v)).collect();
-    let v2_bytes = serde_json::to_vec(&v2::document(&defs, &all)).unwrap().len();
+    let all: Vec<_> = group_versions()
+        .into_iter()
+        .flat_map(|(g, v)| paths::group_version_paths(g, v))
+        .collect();
+    let v2_bytes = serde_json::to_vec(&v2::document(&defs, &all))
+        .unwrap()
+        .len();
     let total = start.elapsed();
     eprintln!(
         "openapi generation: {} definitions in {after_schemas:?}; v3 documents ({bytes} bytes) by {after_v3:?}; v2 ({v2_bytes} bytes) by {total:?}",
@@ -367,7 +494,9 @@ fn openapi_generation_is_fast() {
 /// `<dir>/openapi/v2`), for pointing a real kubectl at a static server.
 #[test]
 fn openapi_dump_documents_when_asked() {
-    let Some(dir) = std::env::var_os("BERTH_OPENAPI_DUMP") else { return };
+    let Some(dir) = std::env::var_os("BERTH_OPENAPI_DUMP") else {
+        return;
+    };
     let dir = std::path::Path::new(&dir).join("openapi");
     let write = |rel: &str, bytes: &[u8]| {
         let path = dir.join(rel);

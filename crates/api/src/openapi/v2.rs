@@ -41,7 +41,9 @@ fn rewrite_refs(value: &mut Value) {
 fn v2_scalar(name: &str, schema: &Value) -> Option<Value> {
     let description = schema.get("description").cloned().unwrap_or(Value::Null);
     match name {
-        kinds::INT_OR_STRING => Some(json!({"description": description, "format": "int-or-string", "type": "string"})),
+        kinds::INT_OR_STRING => {
+            Some(json!({"description": description, "format": "int-or-string", "type": "string"}))
+        }
         kinds::QUANTITY => Some(json!({"description": description, "type": "string"})),
         _ => None,
     }
@@ -70,7 +72,9 @@ fn operation(op: &Operation) -> Value {
     let mut params: Vec<Value> = Vec::new();
     let consumes: Vec<&str> = match &op.body {
         Some(Body::Object(def)) => {
-            params.push(json!({"in": "body", "name": "body", "required": true, "schema": reference(def)}));
+            params.push(
+                json!({"in": "body", "name": "body", "required": true, "schema": reference(def)}),
+            );
             vec!["*/*"]
         }
         Some(Body::Patch) => {
@@ -78,7 +82,9 @@ fn operation(op: &Operation) -> Value {
             PATCH_CONTENT_TYPES.to_vec()
         }
         Some(Body::Delete) => {
-            params.push(json!({"in": "body", "name": "body", "schema": reference(kinds::DELETE_OPTIONS)}));
+            params.push(
+                json!({"in": "body", "name": "body", "schema": reference(kinds::DELETE_OPTIONS)}),
+            );
             vec!["*/*"]
         }
         None => vec!["*/*"],
@@ -86,7 +92,14 @@ fn operation(op: &Operation) -> Value {
     params.extend(op.params.iter().map(param));
     let (schema, produces): (Value, Vec<&str>) = match &op.response {
         Response::Object(def) => (reference(def), RESPONSE_CONTENT_TYPES.to_vec()),
-        Response::List(def) => (reference(def), RESPONSE_CONTENT_TYPES.iter().chain(WATCH_CONTENT_TYPES).copied().collect()),
+        Response::List(def) => (
+            reference(def),
+            RESPONSE_CONTENT_TYPES
+                .iter()
+                .chain(WATCH_CONTENT_TYPES)
+                .copied()
+                .collect(),
+        ),
         Response::Text => (json!({"type": "string"}), vec!["*/*"]),
     };
     let mut responses = Map::new();
@@ -97,7 +110,10 @@ fn operation(op: &Operation) -> Value {
             202 => "Accepted",
             _ => "",
         };
-        responses.insert(code.to_string(), json!({"description": description, "schema": schema}));
+        responses.insert(
+            code.to_string(),
+            json!({"description": description, "schema": schema}),
+        );
     }
     responses.insert("401".into(), json!({"description": "Unauthorized"}));
     let mut out = Map::new();
@@ -130,7 +146,10 @@ fn path_item(item: &PathItem) -> Value {
 }
 
 pub(crate) fn document(defs: &Definitions, paths: &[PathItem]) -> Value {
-    let rendered: BTreeMap<&str, Value> = paths.iter().map(|p| (p.path.as_str(), path_item(p))).collect();
+    let rendered: BTreeMap<&str, Value> = paths
+        .iter()
+        .map(|p| (p.path.as_str(), path_item(p)))
+        .collect();
     let mut roots = Vec::new();
     for item in rendered.values() {
         collect_refs_with(item, V2_REF_PREFIX, &mut |r| roots.push(r.to_string()));

@@ -43,7 +43,12 @@ fn param(p: &Param) -> Value {
 }
 
 fn content(types: &[&str], schema: &Value) -> Value {
-    Value::Object(types.iter().map(|t| (t.to_string(), json!({"schema": schema}))).collect())
+    Value::Object(
+        types
+            .iter()
+            .map(|t| (t.to_string(), json!({"schema": schema})))
+            .collect(),
+    )
 }
 
 fn status_text(code: u16) -> &'static str {
@@ -64,29 +69,45 @@ fn operation(op: &Operation) -> Value {
     }
     match &op.body {
         Some(Body::Object(def)) => {
-            out.insert("requestBody".into(), json!({"content": content(&["*/*"], &reference(def)), "required": true}));
+            out.insert(
+                "requestBody".into(),
+                json!({"content": content(&["*/*"], &reference(def)), "required": true}),
+            );
         }
         Some(Body::Patch) => {
             let schema = reference(super::kinds::PATCH);
-            out.insert("requestBody".into(), json!({"content": content(PATCH_CONTENT_TYPES, &schema), "required": true}));
+            out.insert(
+                "requestBody".into(),
+                json!({"content": content(PATCH_CONTENT_TYPES, &schema), "required": true}),
+            );
         }
         Some(Body::Delete) => {
             let schema = reference(super::kinds::DELETE_OPTIONS);
-            out.insert("requestBody".into(), json!({"content": content(&["*/*"], &schema)}));
+            out.insert(
+                "requestBody".into(),
+                json!({"content": content(&["*/*"], &schema)}),
+            );
         }
         None => {}
     }
     let body = match &op.response {
         Response::Object(def) => content(RESPONSE_CONTENT_TYPES, &reference(def)),
         Response::List(def) => {
-            let types: Vec<&str> = RESPONSE_CONTENT_TYPES.iter().chain(WATCH_CONTENT_TYPES).copied().collect();
+            let types: Vec<&str> = RESPONSE_CONTENT_TYPES
+                .iter()
+                .chain(WATCH_CONTENT_TYPES)
+                .copied()
+                .collect();
             content(&types, &reference(def))
         }
         Response::Text => content(&["*/*"], &json!({"type": "string"})),
     };
     let mut responses = Map::new();
     for &code in op.codes {
-        responses.insert(code.to_string(), json!({"content": body, "description": status_text(code)}));
+        responses.insert(
+            code.to_string(),
+            json!({"content": body, "description": status_text(code)}),
+        );
     }
     responses.insert("401".into(), json!({"description": "Unauthorized"}));
     out.insert("responses".into(), Value::Object(responses));
@@ -111,7 +132,10 @@ fn path_item(item: &PathItem) -> Value {
 
 /// The group-version document for `paths`, carrying exactly the definitions they reach.
 pub(crate) fn document(defs: &Definitions, paths: &[PathItem]) -> Value {
-    let rendered: BTreeMap<&str, Value> = paths.iter().map(|p| (p.path.as_str(), path_item(p))).collect();
+    let rendered: BTreeMap<&str, Value> = paths
+        .iter()
+        .map(|p| (p.path.as_str(), path_item(p)))
+        .collect();
     let mut roots = Vec::new();
     for item in rendered.values() {
         collect_refs(item, &mut |r| roots.push(r.to_string()));
@@ -162,7 +186,12 @@ fn wrap_ref_siblings(value: &mut Value) {
 pub(crate) fn root<'a>(docs: impl IntoIterator<Item = (&'a str, &'a str)>) -> Value {
     let paths: BTreeMap<&str, Value> = docs
         .into_iter()
-        .map(|(path, hash)| (path, json!({"serverRelativeURL": format!("/openapi/v3/{path}?hash={hash}")})))
+        .map(|(path, hash)| {
+            (
+                path,
+                json!({"serverRelativeURL": format!("/openapi/v3/{path}?hash={hash}")}),
+            )
+        })
         .collect();
     json!({"paths": paths})
 }
