@@ -1,1 +1,10 @@
-fn main(){}
+//! End-to-end tests: a real `berth up` driven by the real kubectl.
+//!
+//! They need `kubectl` on PATH (or `KUBECTL=/path/to/kubectl`); `.ci/run` installs it.
+
+mod harness;
+mod manifests;
+
+mod apiserver;
+mod durability;
+mod walkthrough;

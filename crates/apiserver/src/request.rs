@@ -23,7 +23,7 @@ pub enum Route {
     Resource(ResourcePath),
     /// `/api`, `/apis`, `/api/v1`, `/apis/<group>`, `/apis/<group>/<version>`.
     Discovery(DiscoveryPath),
-    Other(String),
+    Other,
 }
 
 #[derive(Debug)]
@@ -49,7 +49,7 @@ pub fn route(path: &str) -> Result<Route, StatusError> {
         ["apis", g, v] => Ok(Route::Discovery(DiscoveryPath::GroupVersion(g.to_string(), v.to_string()))),
         ["api", v, rest @ ..] => resource_path("", v, rest).map(Route::Resource),
         ["apis", g, v, rest @ ..] => resource_path(g, v, rest).map(Route::Resource),
-        _ => Ok(Route::Other(path.to_string())),
+        _ => Ok(Route::Other),
     }
 }
 

@@ -170,7 +170,14 @@ async fn dispatch(state: Shared, local_addr: SocketAddr, req: Request<Incoming>)
         }
         "/version" | "/version/" => return Ok(json_response(StatusCode::OK, &discovery::version(), &[])),
         "/metrics" => return Ok(text_response(StatusCode::OK, &metrics(&state))),
-        "/openapi/v2" => return Ok(raw_json(berth_api::openapi::v2_document())),
+        "/openapi/v2" => {
+            // kubectl asks for the v2 document as protobuf only; berth serves JSON.
+            let accept = req.headers().get(header::ACCEPT).and_then(|v| v.to_str().ok()).unwrap_or("");
+            if !accept.is_empty() && !accept.contains("json") && !accept.contains("*/*") {
+                return Err(StatusError::not_acceptable());
+            }
+            return Ok(raw_json(berth_api::openapi::v2_document()));
+        }
         "/openapi/v3" | "/openapi/v3/" => return Ok(raw_json(berth_api::openapi::v3_root())),
         _ => {}
     }
@@ -197,7 +204,7 @@ async fn dispatch(state: Shared, local_addr: SocketAddr, req: Request<Incoming>)
                 .map_err(|e| StatusError::new(413, "RequestEntityTooLarge", format!("reading request body: {e}")))?;
             crate::rest::handle(state, parts.method, rp, query, &parts.headers, body).await
         }
-        Route::Other(_) => Err(StatusError::path_not_found()),
+        Route::Other => Err(StatusError::path_not_found()),
     }
 }
 

@@ -86,6 +86,13 @@ pub fn field_validation(
         return Ok(Vec::new());
     }
     match mode {
+        // upstream prefixes decoding errors of a whole object with the type it was decoded as.
+        FieldValidation::Strict if raw.is_some() => Err(StatusError::bad_request(format!(
+            "{kind} in version {version:?} cannot be handled as a {kind}: strict decoding error: {}",
+            problems.join(", "),
+            kind = info.kind,
+            version = info.version
+        ))),
         FieldValidation::Strict => Err(StatusError::bad_request(format!("strict decoding error: {}", problems.join(", ")))),
         _ => Ok(problems),
     }

@@ -1,0 +1,161 @@
+//! A real berth cluster for a test: `berth up` on a free loopback port with a temporary data
+//! directory, driven by the real kubectl with its own cache directory.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+pub struct Cluster {
+    pub dir: tempfile::TempDir,
+    pub port: u16,
+    child: Option<Child>,
+    cache: tempfile::TempDir,
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+pub fn kubectl_binary() -> String {
+    std::env::var("KUBECTL").unwrap_or_else(|_| "kubectl".to_string())
+}
+
+impl Cluster {
+    pub fn start() -> Cluster {
+        let dir = tempfile::tempdir().unwrap();
+        let mut c = Cluster { dir, port: free_port(), child: None, cache: tempfile::tempdir().unwrap() };
+        c.boot();
+        c
+    }
+
+    pub fn data_dir(&self) -> &Path {
+        self.dir.path()
+    }
+
+    pub fn kubeconfig(&self) -> PathBuf {
+        self.dir.path().join("kubeconfig.yaml")
+    }
+
+    /// Start `berth up` and wait for its `export KUBECONFIG=` line.
+    pub fn boot(&mut self) {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_berth"))
+            .args(["up", "--data-dir"])
+            .arg(self.dir.path())
+            .args(["--listen", &format!("127.0.0.1:{}", self.port)])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("start berth");
+        let stdout = child.stdout.take().unwrap();
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                let _ = tx.send(line);
+            }
+        });
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match rx.recv_timeout(left) {
+                Ok(line) if line.starts_with("export KUBECONFIG=") => {
+                    assert_eq!(line, format!("export KUBECONFIG={}", self.kubeconfig().display()));
+                    break;
+                }
+                Ok(_) => continue,
+                Err(_) => panic!("berth up did not print export KUBECONFIG= within 60 s"),
+            }
+        }
+        self.child = Some(child);
+    }
+
+    /// SIGKILL the server (no chance to clean up) and wait for it to be gone.
+    pub fn kill9(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    /// SIGTERM and wait; returns whether it exited successfully.
+    pub fn stop(&mut self) -> bool {
+        match self.child.take() {
+            Some(mut c) => {
+                unsafe_sigterm(c.id());
+                c.wait().map(|s| s.success()).unwrap_or(false)
+            }
+            None => true,
+        }
+    }
+
+    pub fn kubectl(&self, args: &[&str]) -> Output {
+        Command::new(kubectl_binary())
+            .arg("--kubeconfig")
+            .arg(self.kubeconfig())
+            .arg("--cache-dir")
+            .arg(self.cache.path())
+            .args(args)
+            .stdin(Stdio::null())
+            .output()
+            .expect("run kubectl")
+    }
+
+    /// Run kubectl, require success, return stdout.
+    pub fn ok(&self, args: &[&str]) -> String {
+        let out = self.kubectl(args);
+        let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+        let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+        assert!(out.status.success(), "kubectl {args:?} failed\nstdout: {stdout}\nstderr: {stderr}");
+        stdout
+    }
+
+    /// Run kubectl, require failure, return stderr.
+    pub fn fails(&self, args: &[&str]) -> String {
+        let out = self.kubectl(args);
+        let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+        let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+        assert!(!out.status.success(), "kubectl {args:?} unexpectedly succeeded\nstdout: {stdout}");
+        stderr
+    }
+
+    /// Write a manifest into the data dir's scratch area and return its path.
+    pub fn manifest(&self, name: &str, yaml: &str) -> String {
+        let p = self.cache.path().join(name);
+        std::fs::write(&p, yaml).unwrap();
+        p.to_string_lossy().to_string()
+    }
+
+    pub fn json(&self, args: &[&str]) -> serde_json::Value {
+        let mut a = args.to_vec();
+        a.extend(["-o", "json"]);
+        serde_json::from_str(&self.ok(&a)).expect("kubectl -o json prints JSON")
+    }
+}
+
+fn unsafe_sigterm(pid: u32) {
+    let _ = Command::new("kill").args(["-TERM", &pid.to_string()]).status();
+}
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        self.kill9();
+    }
+}
+
+/// Rows of `kubectl get` output as whitespace-split columns.
+pub fn rows(out: &str) -> Vec<Vec<String>> {
+    out.lines().map(|l| l.split_whitespace().map(str::to_string).collect()).collect()
+}
+
+/// Poll `f` until it returns true or the timeout passes.
+pub fn eventually(timeout: Duration, mut f: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + timeout;
+    while Instant::now() < deadline {
+        if f() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    false
+}
