@@ -69,7 +69,7 @@ impl Merger<'_> {
         ty: &Ty,
         path: &Path,
     ) -> Result<Obj, PatchError> {
-        if let Some(directive) = patch.get(DIRECTIVE) {
+        if let Some(directive) = patch.get(DIRECTIVE).cloned() {
             return match directive.as_str() {
                 Some("replace") => {
                     patch.shift_remove(DIRECTIVE);
@@ -78,7 +78,7 @@ impl Merger<'_> {
                 // Upstream leaves an empty map in place rather than removing the key.
                 Some("delete") => Ok(Obj::new()),
                 _ => Err(PatchError::BadPatchType {
-                    directive: directive.as_str().map_or_else(|| compact(directive), str::to_owned),
+                    directive: directive.as_str().map_or_else(|| compact(&directive), str::to_owned),
                     map: compact(&Value::Object(patch)),
                 }),
             };
@@ -164,7 +164,7 @@ impl Merger<'_> {
             return Ok(original);
         }
         let rendered = path.render();
-        if !elements_are_maps(&[&original, &patch])? {
+        if !elements_are_maps(&[original.as_slice(), patch.as_slice()])? {
             // A set of scalars: union, then ordered like any merging list.
             let mut merged: Vec<Value> = Vec::with_capacity(original.len() + patch.len());
             for item in original.iter().chain(&patch) {
@@ -290,7 +290,7 @@ impl Merger<'_> {
                     self.merge_list(stored.unwrap_or_default(), list, field_ty, meta, &child_path)?
                 }
             };
-            elements_are_maps(&[&merged])?;
+            elements_are_maps(&[merged.as_slice()])?;
             let rendered = child_path.render();
             let (named, server_only) = partition(merged, &order, merge_key, &rendered)?;
             let ordered = normalize_element_order(

@@ -109,7 +109,7 @@ fn sort_by_order(
             merge_key_value(item, key, path)?;
         }
     }
-    items.sort_by_cached_key(|item| index(order, item, merge_key).unwrap_or(usize::MAX));
+    items.sort_by_key(|item| index(order, item, merge_key).unwrap_or(usize::MAX));
     Ok(items)
 }
 

@@ -196,6 +196,8 @@ fn shape_of(schema: &Value, definitions: &Map<String, Value>) -> Ty {
 
 fn is_scalar_type(schema: &Value) -> bool {
     matches!(type_name(schema), Some("string" | "integer" | "number" | "boolean"))
+        // Quantity and IntOrString carry no `type`, only this marker.
+        || schema.get("x-kubernetes-int-or-string") == Some(&Value::Bool(true))
 }
 
 /// The schema's `type`, ignoring a `"null"` alternative when it is given as a list.
