@@ -344,7 +344,8 @@ fn apply_retain_keys(original: &mut Obj, patch: &mut Obj) -> Result<(), PatchErr
 
 /// `$deleteFromPrimitiveList/<name>: [values]` removes every stored element equal to one of
 /// the values. Upstream would *add* the values when the stored list is absent, and replace a
-/// non-merging list with them; both are treated here as deleting from what is there.
+/// non-merging list with them; both are treated here as deleting from what is there. A `null`
+/// value (which upstream takes as deleting the whole list) is rejected as malformed.
 fn delete_from_primitive_list(
     original: &mut Obj,
     name: &str,
