@@ -11,6 +11,7 @@ pub mod printers;
 pub mod openapi;
 pub mod registry;
 pub mod validation;
+pub mod smp;
 
 pub use errors::{FieldError, FieldErrorType, StatusError};
 pub use registry::{ResourceInfo, Scope, REGISTRY};
