@@ -7,6 +7,7 @@
 
 pub mod errors;
 pub mod registry;
+pub mod selectors;
 
 pub use errors::{FieldError, FieldErrorType, StatusError};
 pub use registry::{ResourceInfo, Scope, REGISTRY};
