@@ -12,6 +12,7 @@ pub mod openapi;
 pub mod registry;
 pub mod validation;
 pub mod smp;
+pub mod selectors;
 
 pub use errors::{FieldError, FieldErrorType, StatusError};
 pub use registry::{ResourceInfo, Scope, REGISTRY};

@@ -1,0 +1,2 @@
+mod field_tests;
+mod label_tests;
