@@ -10,6 +10,7 @@ mod discovery;
 mod namespaces;
 mod objects;
 pub mod pki;
+mod probe;
 mod request;
 mod rest;
 mod server;
@@ -19,4 +20,5 @@ mod table;
 mod watch;
 
 pub use pki::Pki;
+pub use probe::https_get_status;
 pub use server::{start, RunningServer, ServerConfig};

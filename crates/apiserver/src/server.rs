@@ -50,6 +50,11 @@ impl RunningServer {
         format!("https://{host}:{}", self.local_addr.port())
     }
 
+    /// Bootstrap finished; `/readyz` answers 200.
+    pub fn state_ready(&self) -> bool {
+        self.state.ready.load(Ordering::SeqCst)
+    }
+
     /// Stop accepting connections.
     pub fn shutdown(&self) {
         let _ = self.stop.send(true);

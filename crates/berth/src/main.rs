@@ -1,1 +1,136 @@
-fn main() {}
+//! `berth`: one binary for the whole cluster. This file is wiring only; each component lives
+//! in its own crate.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use clap::{Args, Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(name = "berth", version, about = "A small, fast, Kubernetes-API-compatible control plane for stateful workloads")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Start a whole cluster in the foreground on this machine.
+    Up(ServerArgs),
+    /// Run the control plane (API server and its store) only.
+    Server(ServerArgs),
+}
+
+#[derive(Args, Clone)]
+struct ServerArgs {
+    /// Where the cluster keeps its state (store, credentials, kubeconfig).
+    #[arg(long, default_value = "./.berth")]
+    data_dir: PathBuf,
+    /// Address the API server listens on (loopback unless you say otherwise).
+    #[arg(long, default_value = "127.0.0.1:6443")]
+    listen: SocketAddr,
+    /// Revisions of history kept for watches when compacting the store.
+    #[arg(long, default_value_t = 10_000)]
+    retain_revisions: i64,
+    /// How often the store is compacted.
+    #[arg(long, default_value = "60", value_name = "SECONDS")]
+    compaction_interval: u64,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("BERTH_LOG").unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("tokio runtime");
+    let result = match cli.command {
+        Command::Up(args) | Command::Server(args) => runtime.block_on(run_control_plane(args)),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("berth: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn absolute(p: &Path) -> PathBuf {
+    if p.is_absolute() {
+        p.to_path_buf()
+    } else {
+        std::env::current_dir().map(|d| d.join(p)).unwrap_or_else(|_| p.to_path_buf())
+    }
+}
+
+async fn run_control_plane(args: ServerArgs) -> Result<(), String> {
+    let started = Instant::now();
+    let data_dir = absolute(&args.data_dir);
+    std::fs::create_dir_all(&data_dir).map_err(|e| format!("creating {}: {e}", data_dir.display()))?;
+    let db_path = data_dir.join("store.db");
+    let resuming = db_path.exists();
+    eprintln!(
+        "berth: {} cluster in {}",
+        if resuming { "resuming the" } else { "creating a new" },
+        data_dir.display()
+    );
+
+    let sqlite = berth_store::SqliteStore::open(&db_path).map_err(|e| format!("opening {}: {e}", db_path.display()))?;
+    let store: Arc<dyn berth_store::Store> = sqlite;
+    let revision = store.current_revision().await.map_err(|e| e.to_string())?;
+    eprintln!("berth: store {} (sqlite, revision {revision})", db_path.display());
+    let _compactor = berth_store::spawn_compactor(&store, Duration::from_secs(args.compaction_interval.max(1)), args.retain_revisions);
+
+    let server = berth_apiserver::start(berth_apiserver::ServerConfig {
+        listen: args.listen,
+        data_dir: data_dir.clone(),
+        store: store.clone(),
+    })
+    .await?;
+    let kubeconfig = data_dir.join("kubeconfig.yaml");
+    server.pki.write_kubeconfig(&kubeconfig, &server.url()).map_err(|e| e.to_string())?;
+    eprintln!("berth: API server listening on {} (TLS, token auth)", server.url());
+    wait_ready(&server).await?;
+    eprintln!("berth: ready in {} ms", started.elapsed().as_millis());
+    // The one line on stdout, so scripts can `eval "$(berth up | head -1)"`-style consume it.
+    println!("export KUBECONFIG={}", kubeconfig.display());
+
+    shutdown_signal().await;
+    eprintln!("berth: shutting down");
+    server.shutdown();
+    drop(server);
+    drop(store);
+    Ok(())
+}
+
+/// Wait until the API server answers `/readyz` over TLS on its own port.
+async fn wait_ready(server: &berth_apiserver::RunningServer) -> Result<(), String> {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        if server.state_ready()
+            && berth_apiserver::https_get_status(server.local_addr, &server.pki.ca_cert_pem, "/readyz").await == Ok(200)
+        {
+            return Ok(());
+        }
+        if Instant::now() > deadline {
+            return Err("API server did not become ready within 30 s".into());
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
+async fn shutdown_signal() {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut term = signal(SignalKind::terminate()).expect("install SIGTERM handler");
+    let mut int = signal(SignalKind::interrupt()).expect("install SIGINT handler");
+    tokio::select! {
+        _ = term.recv() => {}
+        _ = int.recv() => {}
+    }
+}

@@ -22,10 +22,8 @@ mod subresources;
 mod v2;
 mod v3;
 
-// STAND-IN: swap this one line for `use crate::smp::{patch_meta, PatchMeta};` once the
-// strategic-merge-patch module is merged, then delete patch_meta_stand_in.rs.
-use patch_meta_stand_in::{patch_meta, PatchMeta};
-mod patch_meta_stand_in;
+// Merge metadata for x-kubernetes-patch-* comes from the strategic merge patch tables.
+use crate::smp::{patch_meta, PatchMeta};
 
 #[cfg(test)]
 mod tests;

@@ -317,7 +317,11 @@ pub fn apply_patch(ct: &str, current: &Value, patch: &[u8], root_definition: Opt
             let root = root_definition.ok_or_else(|| {
                 StatusError::unsupported_media_type("application/strategic-merge-patch+json")
             })?;
-            berth_api::smp::strategic_merge_patch(current, &p, root).map_err(|e| bad(e.to_string()))
+            berth_api::smp::strategic_merge_patch(current, &p, root).map_err(|e| {
+                let code = e.status_code();
+                let reason = match code { 422 => "Invalid", 500 => "InternalError", _ => "BadRequest" };
+                StatusError::new(code, reason, e.to_string())
+            })
         }
         other => Err(StatusError::unsupported_media_type(other)),
     }
