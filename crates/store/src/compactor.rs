@@ -12,7 +12,10 @@ use crate::{Result, Revision, Store};
 
 /// Compacts `store` to `current - retain_revisions` if that is past its compacted revision.
 /// Returns the revision compacted to, or `None` when there was nothing to do.
-pub async fn compact_once(store: &dyn Store, retain_revisions: Revision) -> Result<Option<Revision>> {
+pub async fn compact_once(
+    store: &dyn Store,
+    retain_revisions: Revision,
+) -> Result<Option<Revision>> {
     let current = store.current_revision().await?;
     let target = current - retain_revisions.max(0);
     if target <= store.stats().compacted_revision {
@@ -25,7 +28,11 @@ pub async fn compact_once(store: &dyn Store, retain_revisions: Revision) -> Resu
 /// Runs [`compact_once`] every `interval` until the store is dropped (the task holds only a
 /// weak reference) or the returned handle is aborted. Every run is logged; failures are logged
 /// as warnings on every run, with the growing `compaction_lag`, so a stalled compaction shows.
-pub fn spawn_compactor(store: &Arc<dyn Store>, interval: Duration, retain_revisions: Revision) -> JoinHandle<()> {
+pub fn spawn_compactor(
+    store: &Arc<dyn Store>,
+    interval: Duration,
+    retain_revisions: Revision,
+) -> JoinHandle<()> {
     let store: Weak<dyn Store> = Arc::downgrade(store);
     tokio::spawn(async move {
         let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + interval, interval);

@@ -107,7 +107,11 @@ async fn assert_quiet(stream: &mut WatchStream) {
 }
 
 /// Every live key under `prefix` at `revision` (paging through), as key → (value, mod_revision).
-async fn snapshot(store: &dyn Store, prefix: &str, revision: Revision) -> BTreeMap<String, (Bytes, Revision)> {
+async fn snapshot(
+    store: &dyn Store,
+    prefix: &str,
+    revision: Revision,
+) -> BTreeMap<String, (Bytes, Revision)> {
     let list = store
         .list(prefix, ListOptions { revision: Some(revision), ..Default::default() })
         .await
@@ -171,7 +175,10 @@ pub async fn delete_with_and_without_expected_revision(store: Arc<dyn Store>) {
     assert_eq!(store.current_revision().await.unwrap(), deleted.mod_revision);
     assert_eq!(store.get(&a).await.unwrap(), None);
     assert_eq!(store.delete(&a, None).await, Err(StoreError::NotFound(a.clone())));
-    assert_eq!(store.update(&a, val("x"), deleted.mod_revision).await, Err(StoreError::NotFound(a.clone())));
+    assert_eq!(
+        store.update(&a, val("x"), deleted.mod_revision).await,
+        Err(StoreError::NotFound(a.clone()))
+    );
 
     let deleted_b = store.delete(&b, None).await.unwrap();
     assert_eq!(deleted_b.value, val("B"));
@@ -249,10 +256,8 @@ pub async fn paging_at_fixed_revision_returns_every_key_once(store: Arc<dyn Stor
     // Noise outside the prefix on both sides.
     store.create("/registry/core/persistentvolumes/pv", val("x")).await.unwrap();
     store.create("/registry/core/services/default/s", val("x")).await.unwrap();
-    let first = store
-        .list(prefix, ListOptions { limit: Some(7), ..Default::default() })
-        .await
-        .unwrap();
+    let first =
+        store.list(prefix, ListOptions { limit: Some(7), ..Default::default() }).await.unwrap();
     let revision = first.revision;
     assert_eq!(first.items.len(), 7);
     assert!(first.more);
@@ -290,7 +295,10 @@ pub async fn paging_at_fixed_revision_returns_every_key_once(store: Arc<dyn Stor
 
     // limit 0 means all.
     let all = store
-        .list(prefix, ListOptions { revision: Some(revision), limit: Some(0), ..Default::default() })
+        .list(
+            prefix,
+            ListOptions { revision: Some(revision), limit: Some(0), ..Default::default() },
+        )
         .await
         .unwrap();
     assert_eq!((all.items.len(), all.more, all.remaining), (50, false, None));
@@ -307,7 +315,10 @@ pub async fn prefix_isolation(store: Arc<dyn Store>) {
 
     let keys = |items: Vec<crate::KeyValue>| items.into_iter().map(|kv| kv.key).collect::<Vec<_>>();
     let list = store.list(pods, ListOptions::default()).await.unwrap();
-    assert_eq!(keys(list.items), ["/registry/core/pods/default/a", "/registry/core/pods/kube-system/e"]);
+    assert_eq!(
+        keys(list.items),
+        ["/registry/core/pods/default/a", "/registry/core/pods/kube-system/e"]
+    );
     let list = store.list("/registry/core/pods/default/", ListOptions::default()).await.unwrap();
     assert_eq!(keys(list.items), ["/registry/core/pods/default/a"]);
     // A continue key outside (before) the prefix does not widen it.
@@ -331,20 +342,32 @@ pub async fn watch_replays_then_streams_live(store: Arc<dyn Store>) {
     let mut watch = store.watch(prefix, r1).await.unwrap();
 
     let created = next_event(&mut from_start).await;
-    assert_eq!((created.kind, created.kv.key.clone(), created.revision(), created.prev), (EventKind::Created, a.clone(), r1, None));
+    assert_eq!(
+        (created.kind, created.kv.key.clone(), created.revision(), created.prev),
+        (EventKind::Created, a.clone(), r1, None)
+    );
 
     let updated = next_event(&mut watch).await;
     assert_eq!(updated.kind, EventKind::Updated);
-    assert_eq!((updated.kv.value.clone(), updated.kv.create_revision, updated.revision()), (val("a2"), r1, r2));
+    assert_eq!(
+        (updated.kv.value.clone(), updated.kv.create_revision, updated.revision()),
+        (val("a2"), r1, r2)
+    );
     let prev = updated.prev.expect("an update carries the previous value");
     assert_eq!((prev.value, prev.mod_revision, prev.create_revision), (val("a1"), r1, r1));
 
     let created_b = next_event(&mut watch).await;
-    assert_eq!((created_b.kind, created_b.revision(), created_b.kv.value), (EventKind::Created, r3, val("b1")));
+    assert_eq!(
+        (created_b.kind, created_b.revision(), created_b.kv.value),
+        (EventKind::Created, r3, val("b1"))
+    );
 
     let deleted = next_event(&mut watch).await;
     assert_eq!(deleted.kind, EventKind::Deleted);
-    assert_eq!((deleted.kv.key.clone(), deleted.kv.value.clone(), deleted.revision()), (a.clone(), val("a2"), r4));
+    assert_eq!(
+        (deleted.kv.key.clone(), deleted.kv.value.clone(), deleted.revision()),
+        (a.clone(), val("a2"), r4)
+    );
     assert_eq!(deleted.kv.create_revision, r1);
     let prev = deleted.prev.expect("a delete carries the previous value");
     assert_eq!((prev.value, prev.mod_revision), (val("a2"), r2));
@@ -355,7 +378,10 @@ pub async fn watch_replays_then_streams_live(store: Arc<dyn Store>) {
     assert_eq!((live.kind, live.revision(), live.kv.key), (EventKind::Created, r5, c.clone()));
     let r6 = store.create(&a, val("a3")).await.unwrap();
     let recreated = next_event(&mut watch).await;
-    assert_eq!((recreated.kind, recreated.kv.create_revision, recreated.prev), (EventKind::Created, r6, None));
+    assert_eq!(
+        (recreated.kind, recreated.kv.create_revision, recreated.prev),
+        (EventKind::Created, r6, None)
+    );
     assert_quiet(&mut watch).await;
 
     // The watch from the start saw the first event already; the rest follow in order.
@@ -431,7 +457,10 @@ pub async fn compaction_keeps_current_values_and_expires_history(store: Arc<dyn 
         store.list(prefix, at(r3)).await.unwrap_err(),
         StoreError::Compacted { requested: r3, compacted: r4 }
     );
-    assert_eq!(snapshot(store.as_ref(), prefix, r4).await, BTreeMap::from([(a.clone(), (val("a2"), r2))]));
+    assert_eq!(
+        snapshot(store.as_ref(), prefix, r4).await,
+        BTreeMap::from([(a.clone(), (val("a2"), r2))])
+    );
     assert_eq!(
         snapshot(store.as_ref(), prefix, r5).await,
         BTreeMap::from([(a.clone(), (val("a2"), r2)), (c.clone(), (val("c1"), r5))])
@@ -461,7 +490,10 @@ pub async fn compaction_keeps_current_values_and_expires_history(store: Arc<dyn 
     let r7 = store.delete(&c, Some(r5)).await.unwrap().mod_revision;
     store.compact(r7).await.unwrap();
     assert_eq!(store.current_revision().await.unwrap(), r7);
-    assert_eq!(snapshot(store.as_ref(), prefix, r7).await, BTreeMap::from([(a.clone(), (val("a3"), r6))]));
+    assert_eq!(
+        snapshot(store.as_ref(), prefix, r7).await,
+        BTreeMap::from([(a.clone(), (val("a3"), r6))])
+    );
     let r8 = store.create(&c, val("c2")).await.unwrap();
     assert_eq!(r8, r7 + 1);
     assert_eq!(next_event(&mut watch).await.revision(), r7);
@@ -519,14 +551,21 @@ pub async fn slow_watcher_is_dropped_without_blocking_writers(store: Arc<dyn Sto
         match tokio::time::timeout(WAIT, slow.next()).await.expect("stream stalled") {
             Some(Ok(event)) => {
                 delivered += 1;
-                assert_eq!(event.revision(), after + delivered as Revision, "buffered events stay in order");
+                assert_eq!(
+                    event.revision(),
+                    after + delivered as Revision,
+                    "buffered events stay in order"
+                );
             }
             other => break other,
         }
     };
     assert!(matches!(outcome, Some(Err(StoreError::WatcherTooSlow))), "got {outcome:?}");
     assert!(delivered < WRITES, "delivered {delivered}");
-    assert!(tokio::time::timeout(WAIT, slow.next()).await.unwrap().is_none(), "stream ends after the error");
+    assert!(
+        tokio::time::timeout(WAIT, slow.next()).await.unwrap().is_none(),
+        "stream ends after the error"
+    );
 
     // Other watchers are unaffected.
     let mut fresh = store.watch(prefix, store.current_revision().await.unwrap()).await.unwrap();

@@ -108,7 +108,8 @@ impl Store for MemoryStore {
         }
         let revision = state.revision + 1;
         let version = Version { revision, create_revision: revision, deleted: false, value };
-        let event = WatchEvent { kind: EventKind::Created, kv: key_value(key, &version), prev: None };
+        let event =
+            WatchEvent { kind: EventKind::Created, kv: key_value(key, &version), prev: None };
         self.commit(&mut state, key, version, event);
         Ok(revision)
     }
@@ -165,7 +166,10 @@ impl Store for MemoryStore {
         let state = self.lock();
         let revision = opts.revision.unwrap_or(state.revision);
         if revision > state.revision {
-            return Err(StoreError::FutureRevision { requested: revision, current: state.revision });
+            return Err(StoreError::FutureRevision {
+                requested: revision,
+                current: state.revision,
+            });
         }
         if revision < state.compacted {
             return Err(StoreError::Compacted { requested: revision, compacted: state.compacted });
@@ -218,7 +222,10 @@ impl Store for MemoryStore {
     async fn compact(&self, revision: Revision) -> Result<()> {
         let mut state = self.lock();
         if revision > state.revision {
-            return Err(StoreError::FutureRevision { requested: revision, current: state.revision });
+            return Err(StoreError::FutureRevision {
+                requested: revision,
+                current: state.revision,
+            });
         }
         if revision <= state.compacted {
             return Ok(());

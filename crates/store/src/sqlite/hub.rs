@@ -53,7 +53,9 @@ impl Hub {
     /// Publishes one committed batch (in revision order) and makes its revisions visible to
     /// readers. Never blocks on watchers.
     pub fn publish(&self, events: Vec<WatchEvent>, counters: &Counters) {
-        let Some(last) = events.last().map(WatchEvent::revision) else { return };
+        let Some(last) = events.last().map(WatchEvent::revision) else {
+            return;
+        };
         let mut state = self.lock();
         state.watchers.publish(&events);
         for event in events {
@@ -80,7 +82,12 @@ impl Hub {
         let replay = if after >= state.ring_floor {
             let start = state.ring.partition_point(|e| e.revision() <= after);
             Replay::Memory(
-                state.ring.range(start..).filter(|e| e.kv.key.starts_with(prefix)).cloned().collect(),
+                state
+                    .ring
+                    .range(start..)
+                    .filter(|e| e.kv.key.starts_with(prefix))
+                    .cloned()
+                    .collect(),
             )
         } else {
             Replay::Database { to: state.published }

@@ -154,7 +154,13 @@ fn database_replay(
         first: Option<Vec<WatchEvent>>,
         finished: bool,
     }
-    let paging = Paging { reads, prefix: prefix.into(), next_after: after, first: Some(first), finished: false };
+    let paging = Paging {
+        reads,
+        prefix: prefix.into(),
+        next_after: after,
+        first: Some(first),
+        finished: false,
+    };
     futures::stream::unfold(paging, move |mut p| async move {
         if p.finished {
             return None;
@@ -163,7 +169,9 @@ fn database_replay(
             Some(page) => Ok(page),
             None => {
                 let (prefix, from) = (p.prefix.clone(), p.next_after);
-                p.reads.run(move |c| read::replay_page(c, &prefix, from, to, REPLAY_PAGE, after)).await
+                p.reads
+                    .run(move |c| read::replay_page(c, &prefix, from, to, REPLAY_PAGE, after))
+                    .await
             }
         };
         match &page {

@@ -53,7 +53,12 @@ impl ReadPool {
     }
 }
 
-fn key_value(key: Vec<u8>, value: Vec<u8>, create_revision: Revision, mod_revision: Revision) -> Result<KeyValue> {
+fn key_value(
+    key: Vec<u8>,
+    value: Vec<u8>,
+    create_revision: Revision,
+    mod_revision: Revision,
+) -> Result<KeyValue> {
     let key = String::from_utf8(key)
         .map_err(|_| StoreError::Internal("stored key is not UTF-8".into()))?;
     Ok(KeyValue { key, value: Bytes::from(value), create_revision, mod_revision })
@@ -69,12 +74,19 @@ pub(crate) fn get(conn: &Connection, key: &str, revision: Revision) -> Result<Op
         .map_err(internal)?;
     let row = stmt
         .query_row((key.as_bytes(), revision), |row| {
-            Ok((row.get::<_, Revision>(0)?, row.get::<_, Revision>(1)?, row.get::<_, bool>(2)?, row.get::<_, Vec<u8>>(3)?))
+            Ok((
+                row.get::<_, Revision>(0)?,
+                row.get::<_, Revision>(1)?,
+                row.get::<_, bool>(2)?,
+                row.get::<_, Vec<u8>>(3)?,
+            ))
         })
         .optional()
         .map_err(internal)?;
     match row {
-        Some((create, rev, false, value)) => Ok(Some(key_value(key.as_bytes().to_vec(), value, create, rev)?)),
+        Some((create, rev, false, value)) => {
+            Ok(Some(key_value(key.as_bytes().to_vec(), value, create, rev)?))
+        }
         _ => Ok(None),
     }
 }
@@ -122,15 +134,19 @@ pub(crate) fn list(
     };
     let limit = limit.filter(|l| *l > 0);
     // One extra row tells whether more follow.
-    let fetch = limit.map_or(-1, |l| l as i64 + 1);
+    let fetch = limit.and_then(|l| i64::try_from(l).ok()?.checked_add(1)).unwrap_or(-1);
     let mut items = Vec::with_capacity(limit.map_or(64, |l| l.min(4096) + 1));
     {
         let mut stmt = txn.prepare_cached(&list_sql(inclusive, false)).map_err(internal)?;
-        let mut rows = stmt.query((lower.as_bytes(), &end[..], revision, fetch)).map_err(internal)?;
+        let mut rows =
+            stmt.query((lower.as_bytes(), &end[..], revision, fetch)).map_err(internal)?;
         while let Some(row) = rows.next().map_err(internal)? {
-            items.push(
-                key_value(row.get(0).map_err(internal)?, row.get(1).map_err(internal)?, row.get(2).map_err(internal)?, row.get(3).map_err(internal)?)?,
-            );
+            items.push(key_value(
+                row.get(0).map_err(internal)?,
+                row.get(1).map_err(internal)?,
+                row.get(2).map_err(internal)?,
+                row.get(3).map_err(internal)?,
+            )?);
         }
     }
     let mut more = false;
@@ -223,5 +239,9 @@ fn event_from_row(row: &Row<'_>) -> rusqlite::Result<Result<WatchEvent>> {
 
 #[cfg(test)]
 pub(crate) fn list_sql_for_tests() -> String {
-    list_sql(true, false).replace("?1", "x'2f'").replace("?2", "x'30'").replace("?3", "100").replace("?4", "10")
+    list_sql(true, false)
+        .replace("?1", "x'2f'")
+        .replace("?2", "x'30'")
+        .replace("?3", "100")
+        .replace("?4", "10")
 }

@@ -98,10 +98,8 @@ pub(crate) fn compacted_revision(conn: &Connection) -> rusqlite::Result<Revision
 /// below the compacted revision), so the compacted revision is a floor: revisions are never
 /// reused.
 pub(crate) fn current_revision(conn: &Connection) -> rusqlite::Result<Revision> {
-    let max_row: Option<Revision> = conn
-        .query_row("SELECT MAX(revision) FROM kv", [], |row| row.get(0))
-        .optional()?
-        .flatten();
+    let max_row: Option<Revision> =
+        conn.query_row("SELECT MAX(revision) FROM kv", [], |row| row.get(0)).optional()?.flatten();
     Ok(max_row.unwrap_or(0).max(compacted_revision(conn)?))
 }
 

@@ -88,7 +88,9 @@ async fn group_commit_batches_concurrent_writes() {
         .map(|i| {
             let store = store.clone();
             tokio::spawn(async move {
-                store.create(&format!("/registry/core/pods/default/p{i}"), vec![b'x'; 512].into()).await
+                store
+                    .create(&format!("/registry/core/pods/default/p{i}"), vec![b'x'; 512].into())
+                    .await
             })
         })
         .collect();
@@ -103,7 +105,25 @@ async fn group_commit_batches_concurrent_writes() {
         stats.batches
     );
     assert_eq!(stats.writes, WRITES as u64);
-    assert!(stats.batches < stats.writes / 4, "batches {} for {} writes", stats.batches, stats.writes);
+    assert!(
+        stats.batches < stats.writes / 4,
+        "batches {} for {} writes",
+        stats.batches,
+        stats.writes
+    );
+
+    // One writer at a time: every write pays its own commit (fsync).
+    let started = Instant::now();
+    for i in 0..100 {
+        store
+            .create(&format!("/registry/core/pods/seq/p{i}"), vec![b'x'; 512].into())
+            .await
+            .unwrap();
+    }
+    eprintln!("sqlite: 100 sequential creates in {:?}", started.elapsed());
+    let started = Instant::now();
+    let list = store.list("/registry/core/pods/", ListOptions::default()).await.unwrap();
+    eprintln!("sqlite: list of {} keys in {:?}", list.items.len(), started.elapsed());
 
     // A precondition failure inside a batch fails only that request.
     let key = "/registry/core/pods/default/p0";
@@ -154,9 +174,13 @@ async fn watch_replays_history_older_than_the_ring_from_the_database() {
     for chunk in 0..25 {
         let creates = (0..100).map(|i| {
             let store = store.clone();
-            async move { store.create(&format!("/registry/core/pods/default/p{chunk}-{i}"), "x".into()).await }
+            async move {
+                store.create(&format!("/registry/core/pods/default/p{chunk}-{i}"), "x".into()).await
+            }
         });
-        futures::future::join_all(creates).await.into_iter().for_each(|r| { r.unwrap(); });
+        futures::future::join_all(creates).await.into_iter().for_each(|r| {
+            r.unwrap();
+        });
     }
     for rev in 1..=2500 {
         expected.push((rev, EventKind::Created));
@@ -192,12 +216,25 @@ fn queries_use_the_key_index() {
     let conn = schema::open_writer(&dir.path().join("state.db")).unwrap();
     let plan = |sql: &str| -> String {
         let mut stmt = conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}")).unwrap();
-        stmt.query_map([], |row| row.get::<_, String>(3)).unwrap().map(Result::unwrap).collect::<Vec<_>>().join("\n")
+        stmt.query_map([], |row| row.get::<_, String>(3))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect::<Vec<_>>()
+            .join("\n")
     };
-    let get = plan("SELECT value FROM kv WHERE key = x'61' AND revision <= 5 ORDER BY revision DESC LIMIT 1");
-    assert!(get.contains("USING INDEX kv_key_revision") || get.contains("USING COVERING INDEX kv_key_revision"), "{get}");
+    let get = plan(
+        "SELECT value FROM kv WHERE key = x'61' AND revision <= 5 ORDER BY revision DESC LIMIT 1",
+    );
+    assert!(
+        get.contains("USING INDEX kv_key_revision")
+            || get.contains("USING COVERING INDEX kv_key_revision"),
+        "{get}"
+    );
     let list = plan(&read::list_sql_for_tests());
     eprintln!("list plan:\n{list}");
-    assert!(!list.lines().any(|l| l.starts_with("SCAN") && !l.contains("INDEX")), "full scan in:\n{list}");
+    assert!(
+        !list.lines().any(|l| l.starts_with("SCAN") && !l.contains("INDEX")),
+        "full scan in:\n{list}"
+    );
     assert!(!list.contains("TEMP B-TREE"), "list sorts instead of walking the index:\n{list}");
 }

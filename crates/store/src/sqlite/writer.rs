@@ -31,8 +31,14 @@ pub(crate) enum Op {
 
 pub(crate) enum Command {
     /// Answered with the event the write produced.
-    Write { op: Op, reply: oneshot::Sender<Result<WatchEvent>> },
-    Compact { revision: Revision, reply: oneshot::Sender<Result<()>> },
+    Write {
+        op: Op,
+        reply: oneshot::Sender<Result<WatchEvent>>,
+    },
+    Compact {
+        revision: Revision,
+        reply: oneshot::Sender<Result<()>>,
+    },
     /// Finish what was received before this, then exit.
     Shutdown,
 }
@@ -64,8 +70,22 @@ pub(crate) struct Writer {
 }
 
 impl Writer {
-    pub fn new(conn: Connection, hub: Arc<Hub>, counters: Arc<Counters>, revision: Revision, compacted: Revision) -> Self {
-        Writer { conn, hub, counters, revision, compacted, compaction: None, batch: Vec::with_capacity(MAX_BATCH) }
+    pub fn new(
+        conn: Connection,
+        hub: Arc<Hub>,
+        counters: Arc<Counters>,
+        revision: Revision,
+        compacted: Revision,
+    ) -> Self {
+        Writer {
+            conn,
+            hub,
+            counters,
+            revision,
+            compacted,
+            compaction: None,
+            batch: Vec::with_capacity(MAX_BATCH),
+        }
     }
 
     pub fn run(mut self, mut rx: mpsc::UnboundedReceiver<Command>) {
@@ -93,7 +113,8 @@ impl Writer {
         }
         if let Some(compaction) = self.compaction.take() {
             for waiter in compaction.waiters {
-                let _ = waiter.send(Err(StoreError::Internal("store closed during compaction".into())));
+                let _ =
+                    waiter.send(Err(StoreError::Internal("store closed during compaction".into())));
             }
         }
     }
@@ -104,11 +125,16 @@ impl Writer {
             Command::Write { op, reply } => self.batch.push(Write { op, reply }),
             Command::Compact { revision, reply } => {
                 if revision > self.revision {
-                    let _ = reply.send(Err(StoreError::FutureRevision { requested: revision, current: self.revision }));
+                    let _ = reply.send(Err(StoreError::FutureRevision {
+                        requested: revision,
+                        current: self.revision,
+                    }));
                 } else if revision <= self.compacted {
                     let _ = reply.send(Ok(()));
                 } else {
-                    let compaction = self.compaction.get_or_insert(Compaction { target: revision, waiters: Vec::new() });
+                    let compaction = self
+                        .compaction
+                        .get_or_insert(Compaction { target: revision, waiters: Vec::new() });
                     compaction.target = compaction.target.max(revision);
                     compaction.waiters.push(reply);
                 }
@@ -163,7 +189,9 @@ impl Writer {
 
     /// Runs one chunk of the pending compaction, if any.
     fn compaction_step(&mut self) {
-        let Some(compaction) = &self.compaction else { return };
+        let Some(compaction) = &self.compaction else {
+            return;
+        };
         let to = compaction.target.min(self.compacted + COMPACTION_CHUNK);
         let started = Instant::now();
         match compact_chunk(&mut self.conn, self.compacted, to) {
@@ -189,17 +217,39 @@ impl Writer {
     }
 }
 
-/// The newest row of `key`: (revision, create_revision, deleted, value).
-fn newest_row(conn: &Connection, key: &str) -> rusqlite::Result<Option<(Revision, Revision, bool, Vec<u8>)>> {
+/// A key's newest row.
+struct NewestRow {
+    revision: Revision,
+    create_revision: Revision,
+    deleted: bool,
+    value: Vec<u8>,
+}
+
+fn newest_row(conn: &Connection, key: &str) -> rusqlite::Result<Option<NewestRow>> {
     conn.prepare_cached(
         "SELECT revision, create_revision, deleted, value FROM kv
          WHERE key = ?1 ORDER BY revision DESC LIMIT 1",
     )?
-    .query_row([key.as_bytes()], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?)))
+    .query_row([key.as_bytes()], |row| {
+        Ok(NewestRow {
+            revision: row.get(0)?,
+            create_revision: row.get(1)?,
+            deleted: row.get(2)?,
+            value: row.get(3)?,
+        })
+    })
     .optional()
 }
 
-fn insert(conn: &Connection, revision: Revision, key: &str, create_revision: Revision, prev_revision: Revision, deleted: bool, value: &[u8]) -> rusqlite::Result<()> {
+fn insert(
+    conn: &Connection,
+    revision: Revision,
+    key: &str,
+    create_revision: Revision,
+    prev_revision: Revision,
+    deleted: bool,
+    value: &[u8],
+) -> rusqlite::Result<()> {
     conn.prepare_cached(
         "INSERT INTO kv (revision, key, create_revision, prev_revision, deleted, value)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
@@ -215,29 +265,43 @@ fn apply(conn: &Connection, op: &Op, revision: Revision) -> rusqlite::Result<Res
         Op::Create { key, .. } | Op::Update { key, .. } | Op::Delete { key, .. } => key.as_str(),
     };
     let newest = newest_row(conn, key)?;
-    let prev_revision = newest.as_ref().map_or(0, |row| row.0);
-    let live = newest.filter(|row| !row.2).map(|(rev, create, _, value)| KeyValue {
+    let prev_revision = newest.as_ref().map_or(0, |row| row.revision);
+    let live = newest.filter(|row| !row.deleted).map(|row| KeyValue {
         key: key.to_owned(),
-        value: Bytes::from(value),
-        create_revision: create,
-        mod_revision: rev,
+        value: Bytes::from(row.value),
+        create_revision: row.create_revision,
+        mod_revision: row.revision,
     });
     Ok(match (op, live) {
         (Op::Create { .. }, Some(_)) => Err(StoreError::AlreadyExists(key.to_owned())),
         (Op::Create { value, .. }, None) => {
             insert(conn, revision, key, revision, prev_revision, false, value)?;
-            let kv = KeyValue { key: key.to_owned(), value: value.clone(), create_revision: revision, mod_revision: revision };
+            let kv = KeyValue {
+                key: key.to_owned(),
+                value: value.clone(),
+                create_revision: revision,
+                mod_revision: revision,
+            };
             Ok(WatchEvent { kind: EventKind::Created, kv, prev: None })
         }
         (Op::Update { .. } | Op::Delete { .. }, None) => Err(StoreError::NotFound(key.to_owned())),
         (Op::Update { expected, .. } | Op::Delete { expected: Some(expected), .. }, Some(prev))
             if *expected != prev.mod_revision =>
         {
-            Err(StoreError::Conflict { key: key.to_owned(), expected: *expected, current: prev.mod_revision })
+            Err(StoreError::Conflict {
+                key: key.to_owned(),
+                expected: *expected,
+                current: prev.mod_revision,
+            })
         }
         (Op::Update { value, .. }, Some(prev)) => {
             insert(conn, revision, key, prev.create_revision, prev.mod_revision, false, value)?;
-            let kv = KeyValue { key: key.to_owned(), value: value.clone(), create_revision: prev.create_revision, mod_revision: revision };
+            let kv = KeyValue {
+                key: key.to_owned(),
+                value: value.clone(),
+                create_revision: prev.create_revision,
+                mod_revision: revision,
+            };
             Ok(WatchEvent { kind: EventKind::Updated, kv, prev: Some(prev) })
         }
         (Op::Delete { .. }, Some(prev)) => {
@@ -262,7 +326,8 @@ fn compact_chunk(conn: &mut Connection, from: Revision, to: Revision) -> rusqlit
     removed += txn
         .prepare_cached("DELETE FROM kv WHERE revision > ?1 AND revision <= ?2 AND deleted = 1")?
         .execute((from, to))?;
-    txn.prepare_cached("UPDATE meta SET value = ?1 WHERE name = 'compacted_revision'")?.execute([to])?;
+    txn.prepare_cached("UPDATE meta SET value = ?1 WHERE name = 'compacted_revision'")?
+        .execute([to])?;
     txn.commit()?;
     Ok(removed)
 }
