@@ -139,3 +139,19 @@ pub trait Store: Send + Sync + 'static {
 
     fn stats(&self) -> StoreStats;
 }
+
+mod counters;
+mod watchers;
+
+pub mod compactor;
+pub mod memory;
+pub mod sqlite;
+
+/// Backend-agnostic conformance suite; enable the `testing` feature to run it against another
+/// backend with [`conformance_tests!`].
+#[cfg(any(test, feature = "testing"))]
+pub mod conformance;
+
+pub use compactor::{compact_once, spawn_compactor};
+pub use memory::MemoryStore;
+pub use sqlite::{SqliteOptions, SqliteStore};
