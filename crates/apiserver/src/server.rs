@@ -176,10 +176,14 @@ async fn dispatch(state: Shared, local_addr: SocketAddr, req: Request<Incoming>)
         "/version" | "/version/" => return Ok(json_response(StatusCode::OK, &discovery::version(), &[])),
         "/metrics" => return Ok(text_response(StatusCode::OK, &metrics(&state))),
         "/openapi/v2" => {
-            // kubectl asks for the v2 document as protobuf only; berth serves JSON.
+            // kubectl asks for the v2 document as protobuf only; other clients take JSON.
             let accept = req.headers().get(header::ACCEPT).and_then(|v| v.to_str().ok()).unwrap_or("");
-            if !accept.is_empty() && !accept.contains("json") && !accept.contains("*/*") {
-                return Err(StatusError::not_acceptable());
+            if accept.contains("protobuf") && !accept.contains("json") {
+                return Ok(Response::builder()
+                    .status(StatusCode::OK)
+                    .header(header::CONTENT_TYPE, berth_api::openapi::V2_PROTOBUF_MEDIA_TYPE)
+                    .body(Body::from(berth_api::openapi::v2_protobuf()))
+                    .expect("static response parts are valid"));
             }
             return Ok(raw_json(berth_api::openapi::v2_document()));
         }

@@ -20,6 +20,7 @@ mod paths;
 mod schemas;
 mod subresources;
 mod v2;
+mod v2_proto;
 mod v3;
 
 // Merge metadata for x-kubernetes-patch-* comes from the strategic merge patch tables.
@@ -113,5 +114,17 @@ pub fn v2_document() -> &'static [u8] {
             .collect();
         let doc = v2::document(definitions(), &all_paths);
         serde_json::to_vec(&doc).expect("serializing a JSON value cannot fail")
+    })
+}
+
+/// Media type of [`v2_protobuf`], the only form of `/openapi/v2` kubectl accepts.
+pub const V2_PROTOBUF_MEDIA_TYPE: &str = "application/com.github.proto-openapi.spec.v2.v1.0+protobuf";
+
+/// `/openapi/v2` as gnostic's `openapi.v2.Document` protobuf.
+pub fn v2_protobuf() -> &'static [u8] {
+    static V2P: OnceLock<Vec<u8>> = OnceLock::new();
+    V2P.get_or_init(|| {
+        let doc: serde_json::Value = serde_json::from_slice(v2_document()).expect("v2 document is JSON");
+        v2_proto::encode(&doc)
     })
 }
