@@ -77,7 +77,7 @@ fn invalid_input_gets_upstream_errors_and_changes_nothing() {
 fn requests_without_valid_credentials_get_401() {
     let c = Cluster::start();
     let err = c.fails(&["--token", "not-the-token", "get", "ns"]);
-    assert!(err.contains("Unauthorized"), "{err}");
+    assert!(err.contains("error: You must be logged in to the server"), "{err}");
     // The kubeconfig is private to its owner.
     use std::os::unix::fs::PermissionsExt;
     let mode = std::fs::metadata(c.kubeconfig()).unwrap().permissions().mode();
