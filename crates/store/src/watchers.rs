@@ -8,10 +8,12 @@
 //! A backend registers a watcher and snapshots its replay under the same lock it publishes
 //! under, so the replay ends exactly where live events begin: no gaps, no duplicates.
 
+use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
+use std::task::{Context, Poll};
 
-use futures::StreamExt;
+use futures::{Stream, StreamExt};
 use tokio::sync::mpsc;
 
 use crate::{Revision, StoreError, WatchEvent, WatchStream};
@@ -97,14 +99,25 @@ pub(crate) fn watch_stream(replay: WatchStream, sub: Subscription, after: Revisi
             }
         }
     });
-    replay
-        .chain(live)
-        .scan(false, |failed, item| {
-            if *failed {
-                return futures::future::ready(None);
-            }
-            *failed = item.is_err();
-            futures::future::ready(Some(item))
-        })
-        .boxed()
+    Box::pin(EndAfterError { inner: replay.chain(live).boxed(), ended: false })
+}
+
+/// Ends a stream right after its first error, without polling it again (the live half would
+/// otherwise keep the stream open until the next event arrives).
+struct EndAfterError {
+    inner: WatchStream,
+    ended: bool,
+}
+
+impl Stream for EndAfterError {
+    type Item = crate::Result<WatchEvent>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        if self.ended {
+            return Poll::Ready(None);
+        }
+        let item = std::task::ready!(self.inner.as_mut().poll_next(cx));
+        self.ended = !matches!(item, Some(Ok(_)));
+        Poll::Ready(item)
+    }
 }

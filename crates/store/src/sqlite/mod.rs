@@ -43,11 +43,19 @@ pub struct SqliteOptions {
     pub watcher_buffer: usize,
     /// Concurrent reads (and so open read connections).
     pub read_connections: usize,
+    /// Revisions compacted per transaction: a long compaction runs in chunks with write
+    /// batches in between, so it never stalls writes for long.
+    pub compaction_chunk: Revision,
 }
 
 impl Default for SqliteOptions {
     fn default() -> Self {
-        SqliteOptions { history_capacity: 10_000, watcher_buffer: 1024, read_connections: 4 }
+        SqliteOptions {
+            history_capacity: 10_000,
+            watcher_buffer: 1024,
+            read_connections: 4,
+            compaction_chunk: 10_000,
+        }
     }
 }
 
@@ -79,7 +87,14 @@ impl SqliteStore {
         let watchers = WatcherSet::new(options.watcher_buffer, counters.watchers.clone());
         let hub = Arc::new(Hub::new(revision, options.history_capacity, watchers));
         let (commands, rx) = mpsc::unbounded_channel();
-        let writer = Writer::new(conn, hub.clone(), counters.clone(), revision, compacted);
+        let writer = Writer::new(
+            conn,
+            hub.clone(),
+            counters.clone(),
+            revision,
+            compacted,
+            options.compaction_chunk,
+        );
         let writer = std::thread::Builder::new()
             .name("store-writer".into())
             .spawn(move || writer.run(rx))

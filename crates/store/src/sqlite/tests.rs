@@ -238,3 +238,64 @@ fn queries_use_the_key_index() {
     );
     assert!(!list.contains("TEMP B-TREE"), "list sorts instead of walking the index:\n{list}");
 }
+
+/// Creates `count` keys `/registry/core/pods/default/{tag}-{i}`, 100 at a time.
+async fn create_many(store: &Arc<SqliteStore>, tag: &str, count: usize) {
+    for chunk in 0..count.div_ceil(100) {
+        let creates = (chunk * 100..((chunk + 1) * 100).min(count)).map(|i| {
+            let store = store.clone();
+            async move {
+                store.create(&format!("/registry/core/pods/default/{tag}-{i}"), "x".into()).await
+            }
+        });
+        for result in futures::future::join_all(creates).await {
+            result.unwrap();
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn chunked_compaction_interleaves_with_writes() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("state.db");
+    let options = SqliteOptions { compaction_chunk: 7, ..Default::default() };
+    let store = SqliteStore::open_with(&path, options).unwrap();
+    create_many(&store, "a", 300).await;
+    // Supersede every one of those rows: update half, delete the other half.
+    for i in 0..300 {
+        let key = format!("/registry/core/pods/default/a-{i}");
+        if i % 2 == 0 {
+            let kv = store.get(&key).await.unwrap().unwrap();
+            store.update(&key, "y".into(), kv.mod_revision).await.unwrap();
+        } else {
+            store.delete(&key, None).await.unwrap();
+        }
+    }
+    let target = store.current_revision().await.unwrap();
+    let (compacted, ()) = tokio::join!(store.compact(target), create_many(&store, "b", 300));
+    compacted.unwrap();
+    assert_eq!(store.stats().compacted_revision, target);
+    // Left: the 150 updated rows and the 300 later creates.
+    assert_eq!(rows(&path).len(), 450);
+    let list = store.list("/registry/core/pods/", ListOptions::default()).await.unwrap();
+    assert_eq!(list.items.len(), 450);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn compaction_during_a_database_replay_ends_the_watch_with_compacted() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open_in(&dir, SqliteOptions { history_capacity: 5, ..Default::default() });
+    create_many(&store, "p", 2500).await;
+    let mut watch = store.watch("/registry/core/pods/", 0).await.unwrap();
+    let wait = Duration::from_secs(20);
+    for expected in 1..=REPLAY_PAGE as Revision {
+        let event = tokio::time::timeout(wait, watch.next()).await.expect("replay stalled");
+        assert_eq!(event.unwrap().unwrap().revision(), expected);
+    }
+    tokio::time::timeout(wait, store.compact(2000)).await.expect("compaction stalled").unwrap();
+    assert_eq!(
+        tokio::time::timeout(wait, watch.next()).await.expect("watch stalled").unwrap(),
+        Err(StoreError::Compacted { requested: 0, compacted: 2000 })
+    );
+    assert!(tokio::time::timeout(wait, watch.next()).await.expect("watch stalled").is_none());
+}

@@ -20,9 +20,6 @@ use crate::{EventKind, KeyValue, Result, Revision, StoreError, WatchEvent};
 /// Most writes in one transaction; bounds the latency a batch adds to its first request.
 const MAX_BATCH: usize = 1024;
 
-/// Revisions a compaction handles per transaction, so writes interleave with a long compaction.
-const COMPACTION_CHUNK: Revision = 10_000;
-
 pub(crate) enum Op {
     Create { key: String, value: Bytes },
     Update { key: String, value: Bytes, expected: Revision },
@@ -62,6 +59,8 @@ pub(crate) struct Writer {
     /// Newest committed revision.
     revision: Revision,
     compacted: Revision,
+    /// Revisions a compaction handles per transaction.
+    compaction_chunk: Revision,
     /// The compaction in progress; a failed chunk abandons it (its callers get the error and the
     /// periodic compactor retries).
     compaction: Option<Compaction>,
@@ -76,6 +75,7 @@ impl Writer {
         counters: Arc<Counters>,
         revision: Revision,
         compacted: Revision,
+        compaction_chunk: Revision,
     ) -> Self {
         Writer {
             conn,
@@ -83,6 +83,7 @@ impl Writer {
             counters,
             revision,
             compacted,
+            compaction_chunk: compaction_chunk.max(1),
             compaction: None,
             batch: Vec::with_capacity(MAX_BATCH),
         }
@@ -192,7 +193,7 @@ impl Writer {
         let Some(compaction) = &self.compaction else {
             return;
         };
-        let to = compaction.target.min(self.compacted + COMPACTION_CHUNK);
+        let to = compaction.target.min(self.compacted + self.compaction_chunk);
         let started = Instant::now();
         match compact_chunk(&mut self.conn, self.compacted, to) {
             Ok(removed) => {
