@@ -7,4 +7,5 @@ mod manifests;
 
 mod apiserver;
 mod durability;
+mod kube_client;
 mod walkthrough;
