@@ -12,6 +12,8 @@ pub mod authentication_v1;
 pub mod autoscaling_v1;
 pub mod coordination_v1;
 pub mod core_v1;
+// ListMeta has a table for completeness, though no request body carries one (lists are never sent).
+#[allow(dead_code)]
 pub mod meta_v1;
 pub mod policy_v1;
 
@@ -42,6 +44,8 @@ pub enum Kind {
     Bool,
     Int32,
     Int64,
+    /// `float64`. No field of the covered types has one; the tests exercise it.
+    #[cfg_attr(not(test), allow(dead_code))]
     Double,
     /// `[]byte`: base64 in JSON.
     Bytes,
@@ -56,7 +60,9 @@ pub enum Kind {
     MicroTime,
     /// `intstr.IntOrString` {type=1, intVal=2, strVal=3}: a JSON number or string.
     IntOrString,
-    /// `runtime.RawExtension` {raw=1}: the embedded JSON document.
+    /// `runtime.RawExtension` {raw=1}: the embedded JSON document. None of the covered types
+    /// embeds one yet (Event, Scale … do not); the tests exercise it.
+    #[cfg_attr(not(test), allow(dead_code))]
     RawExtension,
     /// `metav1.FieldsV1` {Raw=1}: the embedded JSON document.
     FieldsV1,

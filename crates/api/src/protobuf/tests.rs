@@ -2,6 +2,8 @@
 
 use serde_json::{json, Value};
 
+use super::schema::{Field, Kind, Message, Shape};
+use super::value::decode_message;
 use super::wire::{Reader, WireError, WireValue};
 use super::{decode, ProtoError};
 
@@ -95,9 +97,54 @@ fn kubectl_create_deployment() {
 }
 
 #[test]
+fn kubectl_create_configmap_from_files_with_binary_data() {
+    check_fixture("configmap_files");
+}
+
+#[test]
+fn kubectl_create_secret_tls() {
+    check_fixture("secret_tls");
+}
+
+#[test]
+fn kubectl_create_secret_docker_registry() {
+    check_fixture("secret_docker");
+}
+
+#[test]
+fn kubectl_create_service_loadbalancer() {
+    check_fixture("service_lb");
+}
+
+#[test]
+fn kubectl_create_service_externalname() {
+    check_fixture("service_externalname");
+}
+
+#[test]
+fn kubectl_create_service_clusterip_none() {
+    check_fixture("service_headless");
+}
+
+#[test]
+fn kubectl_create_deployment_with_command_port_replicas() {
+    check_fixture("deployment_full");
+}
+
+#[test]
+fn kubectl_create_namespace_save_config() {
+    check_fixture("namespace_labels");
+}
+
+#[test]
+fn kubectl_create_token_bound_to_pod() {
+    check_fixture("token_bound");
+}
+
+#[test]
 fn every_truncation_of_every_capture_is_an_error_or_a_value_never_a_panic() {
     let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/src/protobuf/testdata");
-    for name in ["namespace", "configmap", "secret", "service_clusterip", "token", "deployment"] {
+    for name in ["namespace", "configmap_files", "secret_tls", "service_lb", "token_bound", "deployment_full"] {
         let pb = std::fs::read(format!("{dir}/{name}.pb")).unwrap();
         for end in 0..pb.len() {
             let _ = decode(&pb[..end]);
@@ -325,13 +372,56 @@ fn raw_extension_embeds_json() {
     assert!(decode(&body("v1", "ConfigMap", &object_meta(&[len_field(17, &bad)]))).is_err());
 }
 
+/// A message using the kinds no covered Kubernetes type uses yet.
+static TEST_MESSAGE: Message = Message {
+    name: "test.Message",
+    fields: &[
+        Field { number: 1, json: "ratio", kind: Kind::Double, shape: Shape::Value, omitempty: true },
+        Field { number: 2, json: "ratios", kind: Kind::Double, shape: Shape::Repeated, omitempty: true },
+        Field { number: 3, json: "object", kind: Kind::RawExtension, shape: Shape::Value, omitempty: false },
+        Field { number: 4, json: "nested", kind: Kind::Message(&TEST_MESSAGE), shape: Shape::Pointer, omitempty: true },
+        Field { number: 5, json: "list", kind: Kind::Message(&super::schema::meta_v1::LIST_META), shape: Shape::Value, omitempty: false },
+    ],
+};
+
+fn fixed64_field(number: u32, v: f64) -> Vec<u8> {
+    let mut out = varint(u64::from(number) << 3 | 1);
+    out.extend(v.to_bits().to_le_bytes());
+    out
+}
+
 #[test]
-fn hostile_nesting_is_bounded() {
-    // Nothing in the schema nests this deep, but a hostile body must not overflow the stack
-    // either; with the real schema depth is bounded by the types, so just check a deep valid path.
-    let mut inner = len_field(1, b"key");
-    for n in [1u32, 1, 1, 1] {
-        inner = len_field(n, &inner);
+fn doubles_raw_extensions_and_list_meta() {
+    let packed: Vec<u8> = [0.5f64, 2.0].iter().flat_map(|v| v.to_bits().to_le_bytes()).collect();
+    let raw = [
+        fixed64_field(1, 1.5),
+        len_field(2, &packed),
+        fixed64_field(2, -3.0),
+        len_field(3, &len_field(1, br#"{"kind":"Pod","apiVersion":"v1"}"#)),
+        len_field(5, &[len_field(2, b"7"), varint_field(4, 0)].concat()),
+    ]
+    .concat();
+    let v = decode_message(&TEST_MESSAGE, &raw, 0).unwrap();
+    assert_eq!(
+        Value::Object(v),
+        json!({"ratio": 1.5, "ratios": [0.5, 2.0, -3.0], "object": {"kind": "Pod", "apiVersion": "v1"},
+               "list": {"resourceVersion": "7", "remainingItemCount": 0}})
+    );
+    // Zero double with omitempty is dropped; a missing RawExtension is null; NaN is refused.
+    let v = decode_message(&TEST_MESSAGE, &fixed64_field(1, 0.0), 0).unwrap();
+    assert_eq!(Value::Object(v), json!({"object": null, "list": {}}));
+    assert!(decode_message(&TEST_MESSAGE, &fixed64_field(1, f64::NAN), 0).is_err());
+    // A double field sent as a varint has the wrong wire type.
+    assert!(decode_message(&TEST_MESSAGE, &varint_field(1, 1), 0).is_err());
+}
+
+#[test]
+fn nesting_is_bounded_for_recursive_messages() {
+    // The covered Kubernetes types are not recursive, but the decoder must not overflow its stack
+    // if a recursive one is ever added.
+    let mut raw = Vec::new();
+    for _ in 0..200 {
+        raw = len_field(4, &raw);
     }
-    assert!(decode(&body("v1", "Pod", &inner)).is_ok());
+    assert!(matches!(decode_message(&TEST_MESSAGE, &raw, 0), Err(ProtoError::TooDeep(_))));
 }
