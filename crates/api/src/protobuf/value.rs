@@ -338,7 +338,7 @@ fn int_or_string(bytes: &[u8]) -> Result<Value, String> {
 fn raw_json(bytes: &[u8]) -> Result<Value, String> {
     match string_field_bytes(&small_fields(bytes)?)? {
         None => Ok(Value::Null),
-        Some(b) if b.is_empty() => Ok(Value::Null),
+        Some([]) => Ok(Value::Null),
         Some(b) => serde_json::from_slice(b).map_err(|e| format!("embedded object is not JSON: {e}")),
     }
 }
