@@ -3,7 +3,7 @@
 //!
 //! # API
 //!
-//! ```ignore
+//! ```text
 //! pub fn sync(input: &SyncInput) -> SyncPlan;
 //!
 //! pub struct SyncInput<'a> {

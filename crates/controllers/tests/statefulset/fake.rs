@@ -15,6 +15,7 @@ use berth_controllers::statefulset::{
 };
 
 pub type Failure = (ErrorKind, String);
+pub type Injector = Box<dyn FnMut(&Action) -> Option<Failure>>;
 
 pub struct Cluster {
     pub now: DateTime<Utc>,
@@ -30,7 +31,7 @@ pub struct Cluster {
     /// Deletes leave pods Terminating until `finish_terminations` (graceful deletion).
     pub graceful: bool,
     /// Injected failure: return an error for the first matching call.
-    pub inject: Option<Box<dyn FnMut(&Action) -> Option<Failure>>>,
+    pub inject: Option<Injector>,
     pub syncs: usize,
     next: u64,
 }

@@ -4,6 +4,7 @@
 mod fake;
 mod invariants;
 
+mod e2e;
 mod history;
 mod ownership;
 mod retention;
