@@ -2,6 +2,8 @@
 //! existence and shape (OrderedReady one at a time, Parallel all at once), scale down from the
 //! highest ordinal, then roll out the update revision.
 
+use std::collections::HashSet;
+
 use chrono::{DateTime, Utc};
 use k8s_openapi::api::apps::v1::{ControllerRevision, StatefulSet, StatefulSetStatus};
 use k8s_openapi::api::core::v1::Pod;
@@ -33,6 +35,8 @@ pub struct Control<'a> {
     pub min_ready_seconds: i32,
     pub monotonic: bool,
     pub collision_count: i32,
+    /// Pods adopted earlier in this plan: their identity repair waits for the next sync.
+    pub adopted: &'a HashSet<String>,
 }
 
 /// What processing one pod means for the loop around it.
@@ -199,6 +203,11 @@ impl<'a> Control<'a> {
         }
         let retention_match = claims_match_retention_policy(&self.update_set, pod, view);
         if identity_matches(set, pod) && storage_matches(set, pod) && retention_match {
+            return Flow::Continue;
+        }
+        if self.adopted.contains(super::identity::pod_name_of(pod)) {
+            // The adoption patch changes the pod; a PUT of the cached copy would conflict (or
+            // drop the new ownerRef). The adoption's watch event brings the next sync.
             return Flow::Continue;
         }
         let planned = update_stateful_pod(&self.update_set, pod, view);

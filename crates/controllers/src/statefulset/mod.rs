@@ -58,6 +58,11 @@
 //! - `SuccessfulCreate` for a pod is recorded right after the pod's POST; upstream records it
 //!   after also updating claim ownerRefs (and records `FailedUpdate` instead if that fails).
 //! - Claim volumes are added in template order (upstream: Go map order).
+//! - A pod adopted by a plan is not also PUT (identity repair) by it: the cached copy predates
+//!   the adoption patch; the adoption's watch event brings the sync that repairs it.
+//! - A claim written earlier in a plan is not written again by it (upstream's cache would not
+//!   show the first write, and the second PUT would conflict).
+//! - A pod the plan only creates is never also a rolling-update deletion target.
 //! - `rollingUpdate.maxUnavailable` is honoured when present (upstream: only with the alpha
 //!   gate; berth's API server drops the field on create as upstream does with the gate off).
 
@@ -194,6 +199,7 @@ pub fn sync(input: &SyncInput) -> SyncPlan {
         min_ready_seconds,
         monotonic: spec.pod_management_policy.as_deref() != Some("Parallel"),
         collision_count: revs.collision_count,
+        adopted: &claimed.adopted,
     };
     let mut view = podcontrol::ClaimView::new(input.claims);
     let (steps, mut new_status) = control.update_statefulset(&claimed.pods, &mut view);

@@ -3,6 +3,8 @@
 //! matching orphans are adopted, owned pods that no longer match are released, everything
 //! controlled by someone else is ignored.
 
+use std::collections::HashSet;
+
 use k8s_openapi::api::apps::v1::{ControllerRevision, StatefulSet};
 use k8s_openapi::api::core::v1::Pod;
 use serde_json::{json, Map, Value};
@@ -16,6 +18,9 @@ use super::plan::{Action, ErrorKind, Step};
 pub struct ClaimedPods<'a> {
     pub pods: Vec<&'a Pod>,
     pub steps: Vec<Step>,
+    /// Names of the pods adopted by this plan. Their cached copies predate the adoption patch
+    /// (stale resourceVersion, no ownerRef of ours), so they must not be PUT in the same plan.
+    pub adopted: HashSet<String>,
 }
 
 fn labels_map(meta: &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta) -> Map<String, Value> {
@@ -34,7 +39,7 @@ fn adopt_patch(set: &StatefulSet, uid: &str) -> Value {
 pub fn claim_pods<'a>(set: &StatefulSet, selector: &LabelSelector, pods: &'a [Pod]) -> ClaimedPods<'a> {
     let deleting = set.metadata.deletion_timestamp.is_some();
     let matches = |p: &Pod| selector.matches(&labels_map(&p.metadata)) && is_member_of(set, p);
-    let mut claimed = ClaimedPods { pods: Vec::new(), steps: Vec::new() };
+    let mut claimed = ClaimedPods { pods: Vec::new(), steps: Vec::new(), adopted: HashSet::new() };
     for pod in pods {
         let uid = pod.metadata.uid.clone().unwrap_or_default();
         let name = pod_name_of(pod).to_string();
@@ -55,6 +60,7 @@ pub fn claim_pods<'a>(set: &StatefulSet, selector: &LabelSelector, pods: &'a [Po
                 let patch = adopt_patch(set, &uid);
                 // A pod deleted meanwhile is simply not claimed; the rest of the plan fails on
                 // it with NotFound and the next sync starts over.
+                claimed.adopted.insert(name.clone());
                 claimed.steps.push(Step::new(Action::AdoptPod { name, uid, patch }).tolerating(&[ErrorKind::NotFound]));
                 claimed.pods.push(pod);
             }

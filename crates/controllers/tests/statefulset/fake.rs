@@ -176,6 +176,7 @@ impl Cluster {
                     return Err((ErrorKind::Invalid, "uid mismatch".into()));
                 }
                 pod.metadata.owner_references.get_or_insert_with(Vec::new).push(set_ref);
+                pod.metadata.resource_version = Some(format!("patched-{}", self.next));
                 self.log.push(format!("adopt pod {name}"));
             }
             Action::ReleasePod { name, uid, .. } => {
@@ -185,6 +186,7 @@ impl Cluster {
                     return Err((ErrorKind::Invalid, "uid mismatch".into()));
                 }
                 pod.metadata.owner_references.get_or_insert_with(Vec::new).retain(|r| r.uid != set_uid);
+                pod.metadata.resource_version = Some(format!("patched-{}", self.next));
                 self.log.push(format!("release pod {name}"));
             }
             Action::AdoptControllerRevision { name, .. } => {

@@ -38,16 +38,21 @@ fn orphans_are_adopted_and_non_matching_pods_released() {
     assert_eq!(controller_uid(&c, "web-0").as_deref(), Some("set-uid"));
     assert_eq!(c.pod("web-0").metadata.uid, uid);
 
-    // An adopted orphan with only the selector's labels gets its identity labels repaired,
-    // and, lacking a revision label, is then replaced by the rolling update.
+    // An adopted orphan lacking the revision label is outdated: the rolling update replaces
+    // it. Its identity repair (a PUT) is not planned in the adopting sync, whose cached copy
+    // predates the adoption patch.
     c.pods.get_mut("web-0").unwrap().metadata.owner_references = None;
     c.pods.get_mut("web-0").unwrap().metadata.labels = Some([("app".to_string(), "nginx".to_string())].into());
     c.take_log();
     c.settle();
-    assert_eq!(
-        c.take_log()[..5],
-        ["recheck set", "adopt pod web-0", "update pod web-0", "delete pod web-0 (Update)", "create pod web-0"]
-    );
+    assert_eq!(c.take_log()[..4], ["recheck set", "adopt pod web-0", "delete pod web-0 (Update)", "create pod web-0"]);
+
+    // An adopted orphan that only lost its identity label is repaired on the next sync.
+    c.pods.get_mut("web-0").unwrap().metadata.owner_references = None;
+    c.pods.get_mut("web-0").unwrap().metadata.labels.as_mut().unwrap().remove("statefulset.kubernetes.io/pod-name");
+    c.take_log();
+    c.settle();
+    assert_eq!(c.take_log(), ["recheck set", "adopt pod web-0", "update pod web-0"]);
     assert_eq!(c.pod("web-0").metadata.labels.as_ref().unwrap()["statefulset.kubernetes.io/pod-name"], "web-0");
 }
 
