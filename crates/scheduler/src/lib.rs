@@ -45,11 +45,12 @@
 //! deleted, unbound Immediate; local PVs pin nodes). Filter, per node, stopping at the first
 //! plugin that rejects: NodeUnschedulable, TaintToleration (plus the lifecycle taint of a node
 //! whose Ready condition is not True), NodeAffinity (nodeSelector + required affinity), NodePorts,
-//! NodeResourcesFit, VolumeBinding. Score: see [`score`].
+//! NodeResourcesFit, VolumeBinding, InterPodAffinity (required terms). Score: see [`score`].
 
 use k8s_openapi::api::core::v1::{Node, PersistentVolume, PersistentVolumeClaim, Pod};
 use k8s_openapi::api::storage::v1::StorageClass;
 
+pub mod interpod;
 pub mod node_affinity;
 pub mod ports;
 pub mod quantity;

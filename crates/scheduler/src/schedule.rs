@@ -5,6 +5,7 @@ use std::collections::{BTreeSet, HashMap};
 
 use k8s_openapi::api::core::v1::{Node, Pod};
 
+use crate::interpod::InterPodState;
 use crate::node_affinity::{self, node_name};
 use crate::ports::{self, HostPort};
 use crate::resources::{self, Resource};
@@ -87,6 +88,7 @@ struct PodFacts<'a> {
     requests: Resource,
     ports: Vec<HostPort>,
     claims: Option<PodVolumeClaims<'a>>,
+    inter_pod: InterPodState,
 }
 
 /// Run the filters in upstream's plugin order; the first rejection is the node's status.
@@ -109,10 +111,12 @@ fn filter_node(pod: &Pod, facts: &PodFacts<'_>, info: &NodeInfo<'_>, snapshot: &
     if !insufficient.is_empty() {
         return Err(Status::unschedulable(insufficient));
     }
-    match &facts.claims {
-        Some(claims) => volumes::filter(claims, node, snapshot),
-        None => Ok(NodeVolumes::default()),
-    }
+    let volumes = match &facts.claims {
+        Some(claims) => volumes::filter(claims, node, snapshot)?,
+        None => NodeVolumes::default(),
+    };
+    facts.inter_pod.filter(node)?;
+    Ok(volumes)
 }
 
 /// The controller owner's UID (`metav1.GetControllerOf`).
@@ -205,8 +209,9 @@ pub fn schedule(pod: &Pod, snapshot: &ClusterSnapshot) -> Decision {
         .then(|| Status::unresolvable(format!("node(s) didn't satisfy plugin(s) [{}]", narrowing_plugins.join(" "))));
 
     // Filter.
-    let facts = PodFacts { requests: resources::pod_requests(pod), ports: ports::host_ports(pod), claims };
     let infos = node_infos(pod, snapshot);
+    let inter_pod = InterPodState::new(pod, infos.iter().map(|i| (i.node, i.pods.as_slice())));
+    let facts = PodFacts { requests: resources::pod_requests(pod), ports: ports::host_ports(pod), claims, inter_pod };
     let mut node_statuses = Vec::new();
     let mut feasible: Vec<(&NodeInfo<'_>, NodeVolumes)> = Vec::new();
     for info in &infos {

@@ -1,6 +1,7 @@
 //! Unit tests. Objects are built from JSON so each test reads like the manifests it models.
 
 mod filter_tests;
+mod interpod_tests;
 mod message_tests;
 mod quantity_tests;
 mod score_tests;
