@@ -35,7 +35,7 @@ fn invalid_input_gets_upstream_errors_and_changes_nothing() {
     let before = c.json(&["get", "sts", "statefulset-kubia-v1"]);
 
     let err = c.fails(&["create", "configmap", "Bad_Name"]);
-    assert!(err.contains("The ConfigMap \"Bad_Name\" is invalid: metadata.name: Invalid value: \"Bad_Name\": a lowercase RFC 1123 subdomain must consist of"), "{err}");
+    assert!(err.contains("ConfigMap \"Bad_Name\" is invalid: metadata.name: Invalid value: \"Bad_Name\": a lowercase RFC 1123 subdomain must consist of"), "{err}");
 
     let no_selector = manifests::statefulset("x").replace("  selector:\n    matchLabels:\n       app: statefulset-kubia\n", "").replace("statefulset-kubia-v1", "nosel");
     let f = c.manifest("nosel.yaml", &no_selector);

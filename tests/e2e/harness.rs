@@ -2,7 +2,7 @@
 //! directory, driven by the real kubectl with its own cache directory.
 
 use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
@@ -28,10 +28,6 @@ impl Cluster {
         let mut c = Cluster { dir, port: free_port(), child: None, cache: tempfile::tempdir().unwrap() };
         c.boot();
         c
-    }
-
-    pub fn data_dir(&self) -> &Path {
-        self.dir.path()
     }
 
     pub fn kubeconfig(&self) -> PathBuf {

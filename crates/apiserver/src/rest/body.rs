@@ -23,6 +23,9 @@ pub fn parse_object(headers: &HeaderMap, body: &[u8]) -> Result<Value, StatusErr
     let v: Value = match ct.as_str() {
         "application/json" | "*/*" | "text/plain" => serde_json::from_slice(body)
             .map_err(|e| StatusError::bad_request(format!("couldn't get version/kind; json parse error: {e}")))?,
+        // kubectl's typed clients (`kubectl create namespace|configmap|secret|…`) send protobuf.
+        berth_api::protobuf::MEDIA_TYPE => berth_api::protobuf::decode(body)
+            .map_err(|e| StatusError::bad_request(format!("error decoding protobuf request body: {e}")))?,
         "application/yaml" | "application/x-yaml" | "text/yaml" => serde_yaml_ng::from_slice(body)
             .map_err(|e| StatusError::bad_request(format!("error converting YAML to JSON: {e}")))?,
         other => return Err(StatusError::unsupported_media_type(other)),
@@ -69,6 +72,7 @@ pub fn field_validation(
     mode: FieldValidation,
     obj: &Value,
     raw: Option<&[u8]>,
+    whole_object: bool,
 ) -> Result<Vec<String>, StatusError> {
     if mode == FieldValidation::Ignore {
         return Ok(Vec::new());
@@ -87,7 +91,7 @@ pub fn field_validation(
     }
     match mode {
         // upstream prefixes decoding errors of a whole object with the type it was decoded as.
-        FieldValidation::Strict if raw.is_some() => Err(StatusError::bad_request(format!(
+        FieldValidation::Strict if whole_object => Err(StatusError::bad_request(format!(
             "{kind} in version {version:?} cannot be handled as a {kind}: strict decoding error: {}",
             problems.join(", "),
             kind = info.kind,
@@ -96,4 +100,10 @@ pub fn field_validation(
         FieldValidation::Strict => Err(StatusError::bad_request(format!("strict decoding error: {}", problems.join(", ")))),
         _ => Ok(problems),
     }
+}
+
+/// The raw body when it is JSON, for duplicate-field detection (other encodings cannot carry
+/// duplicate keys the way JSON can).
+pub fn json_raw<'a>(headers: &HeaderMap, body: &'a [u8]) -> Option<&'a [u8]> {
+    matches!(content_type(headers).as_str(), "application/json" | "*/*" | "text/plain").then_some(body)
 }

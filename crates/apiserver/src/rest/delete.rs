@@ -3,7 +3,7 @@
 //! finalizers.
 
 use axum::body::Body;
-use axum::http::{Response, StatusCode};
+use axum::http::{HeaderMap, Response, StatusCode};
 use berth_api::{ResourceInfo, StatusError};
 use berth_store::StoreError;
 use bytes::Bytes;
@@ -27,11 +27,11 @@ pub struct DeleteOptions {
 }
 
 impl DeleteOptions {
-    pub fn parse(q: &Query, body: &[u8]) -> Result<DeleteOptions, StatusError> {
+    pub fn parse(q: &Query, headers: &HeaderMap, body: &[u8]) -> Result<DeleteOptions, StatusError> {
         let mut o = DeleteOptions { dry_run: q.dry_run()?, ..Default::default() };
         if !body.iter().all(u8::is_ascii_whitespace) {
-            let v: Value = serde_json::from_slice(body)
-                .map_err(|e| StatusError::bad_request(format!("error decoding DeleteOptions: {e}")))?;
+            let v: Value = super::body::parse_object(headers, body)
+                .map_err(|e| StatusError::bad_request(format!("error decoding DeleteOptions: {}", e.message)))?;
             o.grace_period_seconds = v.get("gracePeriodSeconds").and_then(Value::as_i64);
             o.propagation_policy = v.get("propagationPolicy").and_then(Value::as_str).map(str::to_string);
             if v.get("orphanDependents").and_then(Value::as_bool) == Some(true) && o.propagation_policy.is_none() {
@@ -193,13 +193,13 @@ fn returns_deleted_object(info: &ResourceInfo) -> bool {
     matches!((info.group, info.kind), ("", "Pod") | ("", "Namespace") | ("", "Service") | ("", "PersistentVolume") | ("", "PersistentVolumeClaim"))
 }
 
-pub async fn delete(state: &Shared, rp: &ResourcePath, q: &Query, body: Bytes) -> Result<Response<Body>, StatusError> {
+pub async fn delete(state: &Shared, rp: &ResourcePath, q: &Query, headers: &HeaderMap, body: Bytes) -> Result<Response<Body>, StatusError> {
     let info = rp.info;
     let name = rp.name.clone().unwrap_or_default();
     if (info.group, info.kind) == ("", "Namespace") && matches!(name.as_str(), "default" | "kube-system" | "kube-public") {
         return Err(StatusError::forbidden("", "namespaces", &name, "this namespace may not be deleted"));
     }
-    let opts = DeleteOptions::parse(q, &body)?;
+    let opts = DeleteOptions::parse(q, headers, &body)?;
     match delete_object(state, info, rp.namespace.as_deref(), &name, &opts).await? {
         Deleted::Pending(obj) => Ok(json_response(StatusCode::OK, &obj, &[])),
         Deleted::Removed(obj) if returns_deleted_object(info) => Ok(json_response(StatusCode::OK, &obj, &[])),
@@ -217,9 +217,9 @@ pub async fn delete(state: &Shared, rp: &ResourcePath, q: &Query, body: Bytes) -
     }
 }
 
-pub async fn delete_collection(state: &Shared, rp: &ResourcePath, q: &Query, body: Bytes) -> Result<Response<Body>, StatusError> {
+pub async fn delete_collection(state: &Shared, rp: &ResourcePath, q: &Query, headers: &HeaderMap, body: Bytes) -> Result<Response<Body>, StatusError> {
     let info = rp.info;
-    let opts = DeleteOptions::parse(q, &body)?;
+    let opts = DeleteOptions::parse(q, headers, &body)?;
     // deletecollection takes list options (selectors) but not paging.
     let mut lq = q.clone();
     lq.remove("limit");
@@ -261,10 +261,11 @@ mod tests {
     #[test]
     fn options_from_body_and_query() {
         let q = Query::parse(Some("gracePeriodSeconds=3"));
-        let o = DeleteOptions::parse(&q, br#"{"propagationPolicy":"Background","preconditions":{"uid":"u1"}}"#).unwrap();
+        let h = HeaderMap::new();
+        let o = DeleteOptions::parse(&q, &h, br#"{"propagationPolicy":"Background","preconditions":{"uid":"u1"}}"#).unwrap();
         assert_eq!(o.grace_period_seconds, Some(3));
         assert_eq!(o.propagation_policy.as_deref(), Some("Background"));
         assert_eq!(o.precondition_uid.as_deref(), Some("u1"));
-        assert!(DeleteOptions::parse(&Query::default(), br#"{"propagationPolicy":"Sideways"}"#).is_err());
+        assert!(DeleteOptions::parse(&Query::default(), &h, br#"{"propagationPolicy":"Sideways"}"#).is_err());
     }
 }

@@ -52,8 +52,8 @@ pub async fn handle(
         (Method::PATCH, true, None | Some("status")) => write::patch(&state, &rp, &query, headers, body).await,
         (Method::PUT, true, Some("scale")) => scale::update(&state, &rp, &query, headers, body).await,
         (Method::PATCH, true, Some("scale")) => scale::patch(&state, &rp, &query, headers, body).await,
-        (Method::DELETE, true, None) => delete::delete(&state, &rp, &query, body).await,
-        (Method::DELETE, false, None) => delete::delete_collection(&state, &rp, &query, body).await,
+        (Method::DELETE, true, None) => delete::delete(&state, &rp, &query, headers, body).await,
+        (Method::DELETE, false, None) => delete::delete_collection(&state, &rp, &query, headers, body).await,
         (m, _, _) => Err(StatusError::method_not_supported(rp.info.group, rp.info.plural, &m.to_string().to_lowercase())),
     }
 }

@@ -7,7 +7,7 @@ use berth_store::{Revision, StoreError};
 use bytes::Bytes;
 use serde_json::{json, Value};
 
-use super::body::{check_type_meta, content_type, field_validation, parse_object};
+use super::body::{check_type_meta, content_type, field_validation, json_raw, parse_object};
 use super::read::get_object;
 use crate::admission;
 use crate::objects::{self, encode, meta_mut, object_key, set_resource_version};
@@ -31,7 +31,7 @@ pub async fn create(state: &Shared, rp: &ResourcePath, q: &Query, headers: &Head
     let dry_run = q.dry_run()?;
     let mut obj = parse_object(headers, &body)?;
     check_type_meta(info, &mut obj, info.kind, &info.api_version())?;
-    let warnings = field_validation(info, mode, &obj, Some(&body))?;
+    let warnings = field_validation(info, mode, &obj, json_raw(headers, &body), true)?;
     strip_unknown(info, &mut obj, mode);
 
     // Namespace: from the URL; a different one in the body is refused.
@@ -160,7 +160,7 @@ pub async fn update(state: &Shared, rp: &ResourcePath, q: &Query, headers: &Head
     let dry_run = q.dry_run()?;
     let mut obj = parse_object(headers, &body)?;
     check_type_meta(info, &mut obj, info.kind, &info.api_version())?;
-    let warnings = field_validation(info, mode, &obj, Some(&body))?;
+    let warnings = field_validation(info, mode, &obj, json_raw(headers, &body), true)?;
     strip_unknown(info, &mut obj, mode);
     check_identity(rp, &mut obj)?;
     let precondition: Option<Revision> = match objects::meta_str(&obj, "resourceVersion") {
@@ -351,7 +351,7 @@ pub async fn patch(state: &Shared, rp: &ResourcePath, q: &Query, headers: &Heade
             return Err(StatusError::bad_request("the patch must produce a JSON object"));
         }
         check_type_meta(info, &mut patched, info.kind, &info.api_version())?;
-        let warnings = field_validation(info, mode, &patched, None)?;
+        let warnings = field_validation(info, mode, &patched, None, false)?;
         strip_unknown(info, &mut patched, mode);
         check_identity(rp, &mut patched)?;
         berth_api::defaults::apply_defaults(info.group, info.kind, &mut patched);
