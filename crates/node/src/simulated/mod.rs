@@ -30,6 +30,9 @@ pub use lifecycle::next_step;
 pub use node::{lease, lease_owner_reference, node_object, node_status_heartbeat};
 
 /// What the simulated kubelet does next for one pod.
+// One Step exists per pod per pass and is consumed at once; boxing the status would only
+// make matching on it clumsier.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq)]
 pub enum Step {
     /// Nothing will change by itself; step again when the pod changes.
