@@ -2,9 +2,13 @@
 //! they run in ([`connect`]) and an [`EventRecorder`] that writes core/v1 Events the way
 //! client-go's recorder does, so `kubectl describe` shows them with upstream's counts.
 
+pub mod cache;
 mod events;
+pub mod queue;
 
+pub use cache::{Change, Informer};
 pub use events::{EventRecorder, EventType};
+pub use queue::WorkQueue;
 
 /// Where and how a component reaches the API server.
 #[derive(Clone, Debug)]

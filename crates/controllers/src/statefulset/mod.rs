@@ -76,6 +76,7 @@ mod plan;
 mod podcontrol;
 mod podstate;
 mod revision;
+pub mod runner;
 mod status;
 mod update;
 
