@@ -1,0 +1,90 @@
+//! Per-request (start, latency) records, kept in time order so that stalls can be located:
+//! a server problem (a lock held across an fsync, a compaction, a WAL checkpoint) shows up as
+//! latency spikes clustered in time, often periodic, which percentiles alone hide.
+
+use std::time::{Duration, Instant};
+
+use crate::report::Report;
+use crate::stats::{fmt_dur, Samples};
+
+pub struct Timeline {
+    origin: Instant,
+    /// (offset of the request's (scheduled) start from `origin`, latency)
+    points: Vec<(Duration, Duration)>,
+}
+
+impl Timeline {
+    pub fn new(origin: Instant) -> Self {
+        Timeline { origin, points: Vec::new() }
+    }
+
+    pub fn record(&mut self, start: Instant, latency: Duration) {
+        self.points.push((start.saturating_duration_since(self.origin), latency));
+    }
+
+    /// Merge another client's records, re-basing them onto this timeline's origin.
+    pub fn merge(&mut self, other: Timeline) {
+        for (off, lat) in other.points {
+            self.record(other.origin + off, lat);
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.points.len()
+    }
+
+    pub fn latencies(&self) -> Samples {
+        let mut s = Samples::new();
+        for (_, l) in &self.points {
+            s.push(*l);
+        }
+        s
+    }
+
+    /// Describe where the slow requests are: the slowest few with their start offsets, how
+    /// many requests exceeded 10× the median, and the spacing of those spike clusters.
+    pub fn note_stalls(&self, label: &str, report: &mut Report) {
+        if self.points.len() < 20 {
+            return;
+        }
+        let mut lat = self.latencies();
+        let p50 = lat.median();
+        let threshold = (p50 * 10).max(Duration::from_millis(5));
+        let mut slow: Vec<_> = self.points.iter().filter(|(_, l)| *l > threshold).copied().collect();
+        if slow.is_empty() {
+            return;
+        }
+        slow.sort_by_key(|(off, _)| *off);
+        // Group slow requests whose starts are within 50 ms into one stall episode.
+        let mut episodes: Vec<(Duration, Duration, usize)> = Vec::new(); // (start, worst, count)
+        for (off, l) in &slow {
+            match episodes.last_mut() {
+                Some((s, worst, n)) if *off <= *s + Duration::from_millis(50) + *worst => {
+                    *worst = (*worst).max(*l);
+                    *n += 1;
+                }
+                _ => episodes.push((*off, *l, 1)),
+            }
+        }
+        let shown: Vec<String> = episodes
+            .iter()
+            .take(12)
+            .map(|(s, w, n)| format!("t={:.2}s worst {} ({n} req)", s.as_secs_f64(), fmt_dur(*w)))
+            .collect();
+        let gaps: Vec<String> = episodes
+            .windows(2)
+            .take(11)
+            .map(|w| format!("{:.2}", (w[1].0 - w[0].0).as_secs_f64()))
+            .collect();
+        report.note(format!(
+            "{label}: {} of {} requests slower than {} (10× median, min 5 ms), in {} episode(s): {}{}; gaps between episodes (s): [{}]",
+            slow.len(),
+            self.points.len(),
+            fmt_dur(threshold),
+            episodes.len(),
+            shown.join(", "),
+            if episodes.len() > 12 { ", …" } else { "" },
+            gaps.join(", ")
+        ));
+    }
+}
