@@ -13,6 +13,7 @@ use tokio::process::{Child, Command};
 use tokio::sync::oneshot;
 
 use crate::client::{self, Endpoint, Result};
+use crate::stats::fmt_dur;
 
 /// How long a child gets to become ready before the benchmark gives up on it.
 const READY_TIMEOUT: Duration = Duration::from_secs(30);
@@ -201,6 +202,42 @@ impl Berth {
         }
         let _ = self.child.kill().await;
         None
+    }
+}
+
+/// CPU time (user + system, all threads) a process has used so far, from /proc/<pid>/stat.
+/// Resolution is one clock tick (USER_HZ, 10 ms on Linux), fine over multi-second phases.
+pub fn cpu_time(pid: u32) -> Result<Duration> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).map_err(|e| e.to_string())?;
+    // The command name may contain spaces and parentheses; fields restart after the last ')'.
+    let rest = stat.rsplit_once(')').map(|(_, r)| r).ok_or("malformed /proc stat")?;
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    // fields[0] is field 3 (state); utime and stime are fields 14 and 15.
+    let tick = |i: usize| fields.get(i).and_then(|v| v.parse::<u64>().ok()).ok_or("malformed /proc stat");
+    let ticks = tick(11)? + tick(12)?;
+    const USER_HZ: u64 = 100;
+    Ok(Duration::from_millis(ticks * 1000 / USER_HZ))
+}
+
+/// Server and benchmark-client CPU used over a phase, reported per operation: on a shared
+/// 2-core machine this is steadier than throughput, and shows who is eating the cores.
+pub struct CpuMeter {
+    pid: u32,
+    server: Duration,
+    client: Duration,
+}
+
+impl CpuMeter {
+    pub fn start(pid: u32) -> Result<Self> {
+        Ok(CpuMeter { pid, server: cpu_time(pid)?, client: cpu_time(std::process::id())? })
+    }
+
+    /// `"93 µs / 41 µs"` per operation.
+    pub fn finish(self, ops: usize) -> Result<String> {
+        let server = cpu_time(self.pid)?.saturating_sub(self.server);
+        let client = cpu_time(std::process::id())?.saturating_sub(self.client);
+        let per = |d: Duration| fmt_dur(d / ops.max(1) as u32);
+        Ok(format!("{} / {}", per(server), per(client)))
     }
 }
 

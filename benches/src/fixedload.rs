@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 use hyper::Method;
 use tokio::sync::{mpsc, Mutex};
 
+use crate::child::CpuMeter;
 use crate::client::{configmap_body, Endpoint, Result};
 use crate::report::Report;
 use crate::stats::fmt_dur;
@@ -16,6 +17,7 @@ use crate::timeline::Timeline;
 
 pub async fn run(
     ep: &Endpoint,
+    server_pid: u32,
     namespace: &str,
     rate: u32,
     duration: Duration,
@@ -32,6 +34,7 @@ pub async fn run(
     let rx = Arc::new(Mutex::new(rx));
     let path = format!("/api/v1/namespaces/{namespace}/configmaps");
     let origin = Instant::now() + Duration::from_millis(50);
+    let cpu = CpuMeter::start(server_pid)?;
     let mut workers = Vec::new();
     for mut conn in conns {
         let rx = rx.clone();
@@ -81,6 +84,7 @@ pub async fn run(
         }
     }
     let elapsed = origin.elapsed();
+    let cpu = cpu.finish(timeline.len())?;
     let mut lat = timeline.latencies();
     report.row(
         format!("latency at {rate} creates/s offered (open loop, {} conns), p50 / p99", connections),
@@ -92,6 +96,7 @@ pub async fn run(
         format!("{} / {}", fmt_dur(lat.pct(99.9)), fmt_dur(lat.max())),
         "",
     );
+    report.row(format!("  … CPU per create at {rate}/s: server / benchmark client"), cpu, "");
     if errors > 0 {
         report.note(format!("fixed load: {errors} failed requests"));
     }

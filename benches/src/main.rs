@@ -7,6 +7,7 @@ mod child;
 mod client;
 mod coldstart;
 mod creates;
+mod disk;
 mod fixedload;
 mod report;
 mod stats;
@@ -23,7 +24,7 @@ use child::{Berth, TempDir};
 use client::Result;
 use report::Report;
 
-const ALL: [&str; 5] = ["coldstart", "rss", "creates", "fixedload", "watch"];
+const ALL: [&str; 6] = ["coldstart", "rss", "disk", "creates", "fixedload", "watch"];
 
 #[derive(Parser)]
 #[command(name = "berth-bench", about = "Benchmark `berth up`: cold start, RSS, durable creates, fixed-load latency, watch fan-out")]
@@ -31,8 +32,8 @@ struct Cli {
     /// The berth binary to benchmark.
     #[arg(long, default_value = "target/release/berth")]
     berth: PathBuf,
-    /// Run only these measurements (comma-separated or repeated): coldstart, rss, creates,
-    /// fixedload, watch.
+    /// Run only these measurements (comma-separated or repeated): coldstart, rss, disk,
+    /// creates, fixedload, watch.
     #[arg(long, value_delimiter = ',')]
     only: Vec<String>,
     /// A short smoke run: few cold starts, 1 s load phases, 20 watchers.
@@ -126,6 +127,12 @@ async fn run(cli: &Cli, report: &mut Report) -> Result<()> {
         coldstart::run(&berth, runs, restarts, report).await?;
     }
 
+    if cli.wants("disk") {
+        eprintln!("berth-bench: fsync latency of the disk");
+        let dir = TempDir::new("disk")?;
+        disk::run(dir.path(), Duration::from_secs(if q { 1 } else { 3 }), report)?;
+    }
+
     let needs_server = ["rss", "creates", "fixedload", "watch"].iter().any(|m| cli.wants(m));
     if needs_server {
         let dir = TempDir::new("main")?;
@@ -157,8 +164,9 @@ async fn with_server(cli: &Cli, b: &Berth, secs: Duration, report: &mut Report) 
     }
     if cli.wants("creates") {
         eprintln!("berth-bench: durable creates, closed loop");
-        creates::run(&ep, "bench", 1, secs, report).await?;
-        creates::run(&ep, "bench", 16, secs, report).await?;
+        creates::control_reads(&ep, b.pid, secs / 2, report).await?;
+        creates::run(&ep, b.pid, "bench", 1, secs, report).await?;
+        creates::run(&ep, b.pid, "bench", 16, secs, report).await?;
         if cli.wants("rss") {
             let m = b.memory()?;
             report.row("RSS after the create benchmark (VmRSS / VmHWM peak)", format!("{} / {}", mb(m.rss_kb), mb(m.hwm_kb)), "≤ 20 MB");
@@ -166,7 +174,7 @@ async fn with_server(cli: &Cli, b: &Berth, secs: Duration, report: &mut Report) 
     }
     if cli.wants("fixedload") {
         eprintln!("berth-bench: fixed offered load, open loop");
-        fixedload::run(&ep, "bench", cli.rate.max(1), secs, cli.fixed_connections.max(1), report).await?;
+        fixedload::run(&ep, b.pid, "bench", cli.rate.max(1), secs, cli.fixed_connections.max(1), report).await?;
     }
     if cli.wants("watch") {
         eprintln!("berth-bench: watch fan-out");

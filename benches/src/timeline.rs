@@ -41,11 +41,32 @@ impl Timeline {
         s
     }
 
+    /// Counts of requests slower than 2 ms in 1 ms buckets (`"4–5 ms: 31"`): a tail piled up at
+    /// multiples of one value points at a timer or scheduler tick rather than at work.
+    pub fn tail_buckets(&self) -> String {
+        let mut buckets = std::collections::BTreeMap::<u64, usize>::new();
+        for (_, l) in &self.points {
+            let ms = l.as_millis() as u64;
+            if ms >= 2 {
+                *buckets.entry(ms.min(30)).or_default() += 1;
+            }
+        }
+        buckets
+            .iter()
+            .map(|(ms, n)| if *ms == 30 { format!("≥30 ms: {n}") } else { format!("{ms}–{} ms: {n}", ms + 1) })
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+
     /// Describe where the slow requests are: the slowest few with their start offsets, how
     /// many requests exceeded 10× the median, and the spacing of those spike clusters.
     pub fn note_stalls(&self, label: &str, report: &mut Report) {
         if self.points.len() < 20 {
             return;
+        }
+        let tail = self.tail_buckets();
+        if !tail.is_empty() {
+            report.note(format!("{label}: latency tail above 2 ms by 1 ms bucket: {tail}"));
         }
         let mut lat = self.latencies();
         let p50 = lat.median();
