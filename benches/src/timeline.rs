@@ -9,13 +9,26 @@ use crate::stats::{fmt_dur, Samples};
 
 pub struct Timeline {
     origin: Instant,
+    /// `origin` on the wall clock, so stall times can be lined up with other tools' logs
+    /// (strace -tt, file mtimes).
+    origin_unix: f64,
     /// (offset of the request's (scheduled) start from `origin`, latency)
     points: Vec<(Duration, Duration)>,
 }
 
 impl Timeline {
     pub fn new(origin: Instant) -> Self {
-        Timeline { origin, points: Vec::new() }
+        // Instants cannot be converted to wall time directly; take the offset from now.
+        let now_unix = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs_f64())
+            .unwrap_or(0.0);
+        let origin_unix = if origin <= Instant::now() {
+            now_unix - origin.elapsed().as_secs_f64()
+        } else {
+            now_unix + (origin - Instant::now()).as_secs_f64()
+        };
+        Timeline { origin, origin_unix, points: Vec::new() }
     }
 
     pub fn record(&mut self, start: Instant, latency: Duration) {
@@ -98,14 +111,15 @@ impl Timeline {
             .map(|w| format!("{:.2}", (w[1].0 - w[0].0).as_secs_f64()))
             .collect();
         report.note(format!(
-            "{label}: {} of {} requests slower than {} (10× median, min 5 ms), in {} episode(s): {}{}; gaps between episodes (s): [{}]",
+            "{label}: {} of {} requests slower than {} (10× median, min 5 ms), in {} episode(s): {}{}; gaps between episodes (s): [{}]; t=0 is unix time {:.3}",
             slow.len(),
             self.points.len(),
             fmt_dur(threshold),
             episodes.len(),
             shown.join(", "),
             if episodes.len() > 12 { ", …" } else { "" },
-            gaps.join(", ")
+            gaps.join(", "),
+            self.origin_unix
         ));
     }
 }
