@@ -26,6 +26,11 @@ impl Report {
         self.notes.push(note);
     }
 
+    #[cfg(test)]
+    pub fn notes(&self) -> &[String] {
+        &self.notes
+    }
+
     pub fn print(&self) {
         println!("| Measurement | berth | Target |");
         println!("|---|---:|---:|");

@@ -123,3 +123,45 @@ impl Timeline {
         ));
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tail_buckets_count_by_millisecond_and_cap_at_30() {
+        let t0 = Instant::now();
+        let mut tl = Timeline::new(t0);
+        for ms in [1u64, 4, 4, 8, 45] {
+            tl.record(t0, Duration::from_micros(ms * 1000 + 300));
+        }
+        assert_eq!(tl.tail_buckets(), "4–5 ms: 2, 8–9 ms: 1, ≥30 ms: 1");
+    }
+
+    #[test]
+    fn merge_rebases_onto_the_receiving_origin() {
+        let t0 = Instant::now();
+        let mut a = Timeline::new(t0);
+        let mut b = Timeline::new(t0 + Duration::from_millis(10));
+        b.record(t0 + Duration::from_millis(15), Duration::from_millis(1));
+        a.merge(b);
+        assert_eq!(a.points, vec![(Duration::from_millis(15), Duration::from_millis(1))]);
+    }
+
+    #[test]
+    fn stalls_are_grouped_into_episodes() {
+        let t0 = Instant::now();
+        // Fast requests every 10 ms; two slow ones together at 100 ms and one at 900 ms.
+        let mut tl = Timeline::new(t0);
+        for i in 0..100u64 {
+            let lat = if i == 10 || i == 11 || i == 90 { Duration::from_millis(40) } else { Duration::from_micros(500) };
+            tl.record(t0 + Duration::from_millis(i * 10), lat);
+        }
+        let mut r = Report::default();
+        tl.note_stalls("y", &mut r);
+        let text = r.notes().join("\n");
+        assert!(text.contains("3 of 100 requests"), "{text}");
+        assert!(text.contains("in 2 episode(s)"), "{text}");
+        assert!(text.contains("[0.80]"), "{text}");
+    }
+}
