@@ -20,7 +20,8 @@ pub const SYSTEM_NAMESPACES: [&str; 4] = ["default", "kube-system", "kube-public
 /// Create the system namespaces that do not exist yet.
 pub async fn bootstrap(state: &Shared) -> Result<(), StatusError> {
     let info = lookup("", "v1", "namespaces").expect("namespaces are registered");
-    for name in SYSTEM_NAMESPACES {
+    // Concurrent creates share one group commit (one fsync) instead of four.
+    let creates = SYSTEM_NAMESPACES.iter().map(|name| {
         let mut ns = json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {
             "name": name,
             "uid": objects::new_uid(),
@@ -29,7 +30,11 @@ pub async fn bootstrap(state: &Shared) -> Result<(), StatusError> {
         }});
         berth_api::defaults::apply_defaults("", "Namespace", &mut ns);
         strategy::prepare_for_create(info, &mut ns);
-        match state.store.create(&object_key(info, None, name), encode(&ns)).await {
+        let key = object_key(info, None, name);
+        async move { state.store.create(&key, encode(&ns)).await }
+    });
+    for result in futures::future::join_all(creates).await {
+        match result {
             Ok(_) | Err(StoreError::AlreadyExists(_)) => {}
             Err(e) => return Err(StatusError::internal(e.to_string())),
         }

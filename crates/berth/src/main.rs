@@ -97,16 +97,36 @@ async fn run_control_plane(args: ServerArgs) -> Result<(), String> {
     server.pki.write_kubeconfig(&kubeconfig, &server.url()).map_err(|e| e.to_string())?;
     eprintln!("berth: API server listening on {} (TLS, token auth)", server.url());
     wait_ready(&server).await?;
+    let controllers = start_controllers(&server).await?;
     eprintln!("berth: ready in {} ms", started.elapsed().as_millis());
     // The one line on stdout, so scripts can `eval "$(berth up | head -1)"`-style consume it.
     println!("export KUBECONFIG={}", kubeconfig.display());
 
     shutdown_signal().await;
     eprintln!("berth: shutting down");
+    for c in controllers {
+        c.abort();
+    }
     server.shutdown();
     drop(server);
     drop(store);
     Ok(())
+}
+
+/// Start the in-process control-plane components; they reach the API server over HTTPS like
+/// any client, with the admin credentials for now.
+async fn start_controllers(server: &berth_apiserver::RunningServer) -> Result<Vec<tokio::task::JoinHandle<()>>, String> {
+    let access = berth_runtime::ClusterAccess {
+        url: server.url(),
+        ca_pem: server.pki.ca_cert_pem.clone(),
+        token: server.pki.admin_token.clone(),
+    };
+    let client = berth_runtime::connect(&access).map_err(|e| e.to_string())?;
+    let statefulsets = berth_controllers::statefulset::runner::spawn(
+        client.clone(),
+        berth_runtime::EventRecorder::new(client.clone(), "statefulset-controller"),
+    );
+    Ok(vec![statefulsets])
 }
 
 /// Wait until the API server answers `/readyz` over TLS on its own port.

@@ -6,6 +6,7 @@
 //! - [`hub`]: fan-out to watchers and the ring of recent events.
 //! - [`read`]: get / list / watch replay on a pool of read connections.
 
+mod checkpoint;
 mod hub;
 mod read;
 mod schema;
@@ -65,6 +66,8 @@ pub struct SqliteStore {
     reads: Arc<ReadPool>,
     hub: Arc<Hub>,
     counters: Arc<Counters>,
+    /// Dropping it stops the checkpointer thread.
+    _checkpointer: std::sync::mpsc::Sender<()>,
     /// Held (locked) for the store's lifetime so that a second store, in this process or
     /// another, cannot open the same file: two writers would hand out the same revisions.
     _lock: File,
@@ -99,6 +102,12 @@ impl SqliteStore {
             .name("store-writer".into())
             .spawn(move || writer.run(rx))
             .map_err(|err| StoreError::Internal(format!("starting the writer thread: {err}")))?;
+        let (checkpointer, stop) = std::sync::mpsc::channel();
+        let checkpoint_path = path.to_owned();
+        std::thread::Builder::new()
+            .name("store-checkpoint".into())
+            .spawn(move || checkpoint::run(checkpoint_path, stop))
+            .map_err(|err| StoreError::Internal(format!("starting the checkpoint thread: {err}")))?;
         tracing::info!(path = %path.display(), revision, compacted, "store: opened");
         Ok(Arc::new(SqliteStore {
             commands,
@@ -106,6 +115,7 @@ impl SqliteStore {
             reads: Arc::new(ReadPool::new(path.to_owned(), options.read_connections)),
             hub,
             counters,
+            _checkpointer: checkpointer,
             _lock: lock,
         }))
     }

@@ -72,6 +72,8 @@ fn open_writer_inner(path: &Path) -> Result<Connection, WriterError> {
     }
     conn.pragma_update(None, "synchronous", "FULL")?;
     conn.pragma_update(None, "temp_store", "MEMORY")?;
+    // Checkpoints run on their own thread (checkpoint.rs), never inside a commit.
+    conn.pragma_update(None, "wal_autocheckpoint", 0)?;
     conn.set_prepared_statement_cache_capacity(32);
     conn.execute_batch(SCHEMA)?;
     Ok(conn)
