@@ -27,12 +27,8 @@ pub async fn create(state: &Shared, rp: &ResourcePath, q: &Query, headers: &Head
     if info.namespaced() && rp.namespace.is_none() {
         return Err(StatusError::method_not_supported(info.group, info.plural, "create"));
     }
-    let mode = FieldValidation::from_query(q)?;
     let dry_run = q.dry_run()?;
-    let mut obj = parse_object(headers, &body)?;
-    check_type_meta(info, &mut obj, info.kind, &info.api_version())?;
-    let warnings = field_validation(info, mode, &obj, json_raw(headers, &body), true)?;
-    strip_unknown(info, &mut obj, mode);
+    let (mut obj, warnings) = decode_body(info, q, headers, &body)?;
 
     // Namespace: from the URL; a different one in the body is refused.
     if let Some(ns) = rp.namespace.as_deref() {
@@ -85,6 +81,17 @@ pub async fn create(state: &Shared, rp: &ResourcePath, q: &Query, headers: &Head
         .map_err(|e| store_error(e, info.group, info.plural, &name))?;
     set_resource_version(&mut obj, rev);
     Ok(json_response(StatusCode::CREATED, &obj, &warnings))
+}
+
+/// A create or update body as an object of the URL's type, with unknown fields handled per
+/// `?fieldValidation=`; returns the object and the warnings to send.
+fn decode_body(info: &ResourceInfo, q: &Query, headers: &HeaderMap, body: &[u8]) -> Result<(Value, Vec<String>), StatusError> {
+    let mode = FieldValidation::from_query(q)?;
+    let mut obj = parse_object(headers, body)?;
+    check_type_meta(info, &mut obj, info.kind, &info.api_version())?;
+    let warnings = field_validation(info, mode, &obj, json_raw(headers, body), true)?;
+    strip_unknown(info, &mut obj, mode);
+    Ok((obj, warnings))
 }
 
 /// Under `Warn`/`Ignore` unknown fields are dropped, as upstream's decoder does.
@@ -156,12 +163,8 @@ fn allow_create_on_update(info: &ResourceInfo) -> bool {
 pub async fn update(state: &Shared, rp: &ResourcePath, q: &Query, headers: &HeaderMap, body: Bytes) -> Result<Response<Body>, StatusError> {
     let info = rp.info;
     let name = rp.name.clone().unwrap_or_default();
-    let mode = FieldValidation::from_query(q)?;
     let dry_run = q.dry_run()?;
-    let mut obj = parse_object(headers, &body)?;
-    check_type_meta(info, &mut obj, info.kind, &info.api_version())?;
-    let warnings = field_validation(info, mode, &obj, json_raw(headers, &body), true)?;
-    strip_unknown(info, &mut obj, mode);
+    let (mut obj, warnings) = decode_body(info, q, headers, &body)?;
     check_identity(rp, &mut obj)?;
     let precondition: Option<Revision> = match objects::meta_str(&obj, "resourceVersion") {
         Some(rv) if !rv.is_empty() => Some(
