@@ -6,7 +6,6 @@ use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use berth_api::selectors::LabelSelector;
 use berth_runtime::{Change, EventRecorder, Informer, WorkQueue};
 use k8s_openapi::api::apps::v1::{ControllerRevision, StatefulSet};
 use k8s_openapi::api::core::v1::{ObjectReference, PersistentVolumeClaim, Pod};
@@ -31,8 +30,42 @@ struct Controller {
     pods: Informer<Pod>,
     claims: Informer<PersistentVolumeClaim>,
     revisions: Informer<ControllerRevision>,
-    /// Highest revision this controller wrote, so a sync waits for its caches to catch up.
-    last_write: AtomicI64,
+    /// Highest revision this controller wrote, per resource, so a sync waits for each cache to
+    /// show the controller's own writes to that resource (each informer only sees its own).
+    last_write: LastWrites,
+}
+
+#[derive(Default)]
+struct LastWrites {
+    sets: AtomicI64,
+    pods: AtomicI64,
+    claims: AtomicI64,
+    revisions: AtomicI64,
+}
+
+/// Which informer a written object belongs to.
+trait Tracked {
+    fn slot(w: &LastWrites) -> &AtomicI64;
+}
+impl Tracked for StatefulSet {
+    fn slot(w: &LastWrites) -> &AtomicI64 {
+        &w.sets
+    }
+}
+impl Tracked for Pod {
+    fn slot(w: &LastWrites) -> &AtomicI64 {
+        &w.pods
+    }
+}
+impl Tracked for PersistentVolumeClaim {
+    fn slot(w: &LastWrites) -> &AtomicI64 {
+        &w.claims
+    }
+}
+impl Tracked for ControllerRevision {
+    fn slot(w: &LastWrites) -> &AtomicI64 {
+        &w.revisions
+    }
 }
 
 /// Run the StatefulSet controller until the returned task is aborted.
@@ -84,7 +117,7 @@ pub fn spawn(client: kube::Client, recorder: EventRecorder) -> tokio::task::Join
         };
         enqueue(r.namespace(), r.owner_references());
     });
-    let ctl = Arc::new(Controller { client, recorder, queue, sets, pods, claims, revisions, last_write: AtomicI64::new(0) });
+    let ctl = Arc::new(Controller { client, recorder, queue, sets, pods, claims, revisions, last_write: LastWrites::default() });
     tokio::spawn(async move {
         ctl.sets.ready().await;
         ctl.pods.ready().await;
@@ -148,20 +181,20 @@ fn revision_of<K: kube::Resource>(o: &K) -> i64 {
 }
 
 impl Controller {
-    fn note_write<K: kube::Resource>(&self, o: &K) {
-        self.last_write.fetch_max(revision_of(o), Ordering::SeqCst);
+    fn note_write<K: kube::Resource + Tracked>(&self, o: &K) {
+        K::slot(&self.last_write).fetch_max(revision_of(o), Ordering::SeqCst);
     }
 
     /// One sync of one set. Ok(Some(d)): sync again after `d`.
     async fn sync_one(&self, key: &Key) -> Result<Option<Duration>, String> {
         let (ns, name) = key;
         // Decide from caches that include everything this controller wrote so far.
-        let rev = self.last_write.load(Ordering::SeqCst);
+        let w = &self.last_write;
         for ok in [
-            self.sets.wait_for(rev, CACHE_SYNC_WAIT).await,
-            self.pods.wait_for(rev, CACHE_SYNC_WAIT).await,
-            self.claims.wait_for(rev, CACHE_SYNC_WAIT).await,
-            self.revisions.wait_for(rev, CACHE_SYNC_WAIT).await,
+            self.sets.wait_for(w.sets.load(Ordering::SeqCst), CACHE_SYNC_WAIT).await,
+            self.pods.wait_for(w.pods.load(Ordering::SeqCst), CACHE_SYNC_WAIT).await,
+            self.claims.wait_for(w.claims.load(Ordering::SeqCst), CACHE_SYNC_WAIT).await,
+            self.revisions.wait_for(w.revisions.load(Ordering::SeqCst), CACHE_SYNC_WAIT).await,
         ] {
             if !ok {
                 tracing::debug!(namespace = %ns, set = %name, "caches lag behind the controller's writes");
@@ -354,11 +387,4 @@ impl Controller {
         }
         Err(format!("status of statefulset {ns}/{name}: too many conflicts"))
     }
-}
-
-// Keep the selector type referenced: adoption decisions in `sync` use it, and a set whose
-// selector fails to parse must not enqueue orphans (guards the owner_enqueuer above).
-#[allow(dead_code)]
-fn selector_parses(set: &StatefulSet) -> bool {
-    set.spec.as_ref().map(|s| serde_json::to_value(&s.selector).ok()).flatten().map(|v| LabelSelector::from_label_selector(&v).is_ok()).unwrap_or(false)
 }
