@@ -138,7 +138,7 @@ fn spec_of(v: &Value) -> Option<&Value> {
 }
 
 /// Fields only the server sets; a client's values are ignored on update.
-fn preserve_system_metadata(new: &mut Value, old: &Value) {
+pub fn preserve_system_metadata(new: &mut Value, old: &Value) {
     let m = meta_mut(new);
     for f in ["uid", "creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds", "generation"] {
         match old.pointer(&format!("/metadata/{f}")) {

@@ -145,12 +145,16 @@ enum Target {
     Main,
     Status,
     Finalize,
+    /// `pods/binding`: spec.nodeName, annotations and the PodScheduled condition, written
+    /// directly as upstream's binding storage does (no pod update rules, status included).
+    Binding,
 }
 
 fn target(rp: &ResourcePath) -> Target {
     match rp.subresource.as_deref() {
         Some("status") => Target::Status,
         Some("finalize") => Target::Finalize,
+        Some("binding") => Target::Binding,
         _ => Target::Main,
     }
 }
@@ -188,7 +192,7 @@ pub async fn update(state: &Shared, rp: &ResourcePath, q: &Query, headers: &Head
                 return Err(StatusError::conflict(info.group, info.plural, &name, StatusError::OPTIMISTIC_LOCK));
             }
         }
-        match commit(state, rp, &key, obj.clone(), current, dry_run).await {
+        match commit(state, rp, &key, obj.clone(), current, dry_run, true).await {
             Err(CommitError::Raced) if precondition.is_none() => continue,
             Err(CommitError::Raced) => {
                 return Err(StatusError::conflict(info.group, info.plural, &name, StatusError::OPTIMISTIC_LOCK))
@@ -249,6 +253,7 @@ async fn commit(
     new: Value,
     current: (Value, Revision),
     dry_run: bool,
+    validate: bool,
 ) -> Result<Value, CommitError> {
     let info = rp.info;
     let (old, old_rev) = current;
@@ -261,10 +266,17 @@ async fn commit(
         }
         Target::Status => strategy::prepare_for_status_update(&new, &old),
         Target::Finalize => strategy::prepare_for_finalize(&new, &old),
+        Target::Binding => {
+            let mut n = new;
+            strategy::preserve_system_metadata(&mut n, &old);
+            n
+        }
     };
     set_resource_version(&mut new, old_rev);
     let mut errs = strategy::validate_generic_update(&new, &old);
-    errs.extend(berth_api::validation::validate_update(info.group, info.kind, &new, &old));
+    if validate && target(rp) != Target::Binding {
+        errs.extend(berth_api::validation::validate_update(info.group, info.kind, &new, &old));
+    }
     if !errs.is_empty() {
         return Err(StatusError::invalid(info.group, info.kind, &name, &errs).into());
     }
@@ -358,7 +370,7 @@ pub async fn patch(state: &Shared, rp: &ResourcePath, q: &Query, headers: &Heade
         strip_unknown(info, &mut patched, mode);
         check_identity(rp, &mut patched)?;
         berth_api::defaults::apply_defaults(info.group, info.kind, &mut patched);
-        match commit(state, rp, &key, patched, (current, rev), dry_run).await {
+        match commit(state, rp, &key, patched, (current, rev), dry_run, true).await {
             Ok(out) => return Ok(json_response(StatusCode::OK, &out, &warnings)),
             Err(CommitError::Raced) if patch_rv.is_none() => continue,
             Err(CommitError::Raced) => {
@@ -370,19 +382,25 @@ pub async fn patch(state: &Shared, rp: &ResourcePath, q: &Query, headers: &Heade
     Err(StatusError::conflict(info.group, info.plural, &name, StatusError::OPTIMISTIC_LOCK))
 }
 
-/// Write `new` (already a full object) with the update strategy of `rp` — used by
-/// subresources that translate their body into the parent object (scale).
+/// Change the parent object of a subresource with `mutate` and write it with the update
+/// strategy of `rp` (scale, binding). `validate`: run the kind's update validation (upstream's
+/// binding storage writes the pod directly, without the pod update rules).
 pub async fn update_parent(
     state: &Shared,
     rp: &ResourcePath,
     mutate: impl Fn(&mut Value) -> Result<(), StatusError>,
     precondition: Option<Revision>,
     dry_run: bool,
+    validate: bool,
 ) -> Result<Value, StatusError> {
     let info = rp.info;
     let name = rp.name.clone().unwrap_or_default();
     let key = object_key(info, rp.namespace.as_deref(), &name);
-    let main = ResourcePath { subresource: None, ..rp.clone() };
+    // The parent is written as the main resource, except a binding, which has its own rules.
+    let main = match rp.subresource.as_deref() {
+        Some("binding") => rp.clone(),
+        _ => ResourcePath { subresource: None, ..rp.clone() },
+    };
     for _ in 0..PATCH_RETRIES {
         let (current, rev) = get_object(state, info, rp.namespace.as_deref(), &name).await?;
         if precondition.is_some_and(|p| p != rev) {
@@ -390,7 +408,7 @@ pub async fn update_parent(
         }
         let mut new = current.clone();
         mutate(&mut new)?;
-        match commit(state, &main, &key, new, (current, rev), dry_run).await {
+        match commit(state, &main, &key, new, (current, rev), dry_run, validate).await {
             Ok(out) => return Ok(out),
             Err(CommitError::Raced) if precondition.is_none() => continue,
             Err(CommitError::Raced) => {
@@ -414,13 +432,13 @@ pub async fn bind(state: &Shared, rp: &ResourcePath, q: &Query, headers: &Header
         })?
         .to_string();
     let pod_name = rp.name.clone().unwrap_or_default();
-    let main = ResourcePath { subresource: None, ..rp.clone() };
     let dry_run = q.dry_run()?;
     let node_for_closure = node.clone();
+    let binding_annotations = binding.pointer("/metadata/annotations").cloned().unwrap_or(Value::Null);
     let pod_for_closure = pod_name.clone();
     update_parent(
         state,
-        &main,
+        rp,
         move |pod| {
             if let Some(existing) = pod.pointer("/spec/nodeName").and_then(Value::as_str).filter(|s| !s.is_empty()) {
                 return Err(StatusError::conflict(
@@ -434,10 +452,21 @@ pub async fn bind(state: &Shared, rp: &ResourcePath, q: &Query, headers: &Header
                 return Err(StatusError::conflict("", "pods", &pod_for_closure, "pod is being deleted, cannot be assigned to a host"));
             }
             pod["spec"]["nodeName"] = json!(node_for_closure);
+            // As upstream's binding storage: the binding's annotations are copied and the pod's
+            // PodScheduled condition turns True.
+            if let Some(annotations) = binding_annotations.as_object() {
+                let meta = objects::meta_mut(pod);
+                let target = meta.entry("annotations").or_insert_with(|| json!({}));
+                for (k, v) in annotations {
+                    target[k] = v.clone();
+                }
+            }
+            set_pod_condition(pod, "PodScheduled", "True");
             Ok(())
         },
         None,
         dry_run,
+        false,
     )
     .await?;
     Ok(json_response(
@@ -445,6 +474,35 @@ pub async fn bind(state: &Shared, rp: &ResourcePath, q: &Query, headers: &Header
         &json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "code": 201}),
         &[],
     ))
+}
+
+/// Set a pod condition's status (upstream `podutil.UpdatePodCondition`): the transition time
+/// moves only when the status changes; a stale reason/message from a failed attempt is cleared.
+fn set_pod_condition(pod: &mut Value, type_: &str, status: &str) {
+    let now = objects::now_rfc3339();
+    let Some(o) = pod.as_object_mut() else { return };
+    let st = o.entry("status").or_insert_with(|| json!({}));
+    if !st.is_object() {
+        *st = json!({});
+    }
+    let conds = st.as_object_mut().expect("checked").entry("conditions").or_insert_with(|| json!([]));
+    if !conds.is_array() {
+        *conds = json!([]);
+    }
+    let list = conds.as_array_mut().expect("checked");
+    match list.iter_mut().find(|c| c["type"] == type_) {
+        Some(c) => {
+            if c["status"] != status {
+                c["lastTransitionTime"] = json!(now);
+            }
+            c["status"] = json!(status);
+            if let Some(m) = c.as_object_mut() {
+                m.remove("reason");
+                m.remove("message");
+            }
+        }
+        None => list.push(json!({"type": type_, "status": status, "lastProbeTime": null, "lastTransitionTime": now})),
+    }
 }
 
 #[cfg(test)]
