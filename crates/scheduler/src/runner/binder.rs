@@ -132,7 +132,7 @@ pub fn check_bindings(
             return Err(format!("ClaimRef got reset for pv \"{pv_name}\""));
         }
         let key = PodKey::new(claim_ref.namespace.as_deref().unwrap_or(""), claim_ref.name.as_deref().unwrap_or(""));
-        all_bound &= is_fully_bound(&claim(&key)?);
+        all_bound &= is_fully_bound(&*claim(&key)?);
     }
     for key in &job.volumes.provisions {
         let pvc = claim(key)?;

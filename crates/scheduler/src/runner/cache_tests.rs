@@ -36,8 +36,8 @@ fn assumed_pod_takes_its_slot_in_this_and_later_snapshots() {
     let mut cache = SchedulerCache::new();
     let (a, b) = (pod("a", "600m"), pod("b", "600m"));
     let mut snap = cache.snapshot(vec![node("n1", "1")], vec![a.clone(), b.clone()], vec![], vec![], vec![]);
-    let Decision::Bind { node, .. } = schedule(&a, &snap) else { panic!("a fits") };
-    cache.assume(&a, &node, &AssumedVolumes::default(), &mut snap);
+    let Decision::Bind { node: chosen, .. } = schedule(&a, &snap) else { panic!("a fits") };
+    cache.assume(&a, &chosen, &AssumedVolumes::default(), &mut snap);
     assert!(matches!(schedule(&b, &snap), Decision::Unschedulable { .. }), "same burst sees a on n1");
 
     // The watch has not shown a bound yet: a fresh snapshot still counts it.
