@@ -423,3 +423,22 @@ fn bind_claim(c: &Cluster, claim: &str, pv: &str) {
     ]);
     c.ok(&["patch", "pvc", claim, "--subresource=status", "--type=merge", "-p", r#"{"status":{"phase":"Bound"}}"#]);
 }
+
+/// The server side of binding the scheduler relies on (upstream `BindingREST`): the Binding
+/// sets `spec.nodeName` and `PodScheduled=True`; a second Binding is a 409 Conflict.
+#[test]
+fn binding_subresource_assigns_the_pod_once() {
+    let c = Cluster::start();
+    create_pod(&c, "manual", "", "100m");
+    let binding = c.manifest(
+        "binding.json",
+        r#"{"apiVersion":"v1","kind":"Binding","metadata":{"name":"manual"},"target":{"apiVersion":"v1","kind":"Node","name":"node-a"}}"#,
+    );
+    let out = c.ok(&["create", "--raw", "/api/v1/namespaces/default/pods/manual/binding", "-f", &binding]);
+    assert!(out.contains(r#""status":"Success""#), "{out}");
+    assert_eq!(node_of(&c, "manual"), "node-a");
+    let cond = pod_scheduled_condition(&c, "manual").expect("binding sets PodScheduled");
+    assert_eq!(cond["status"], "True", "{cond}");
+    let err = c.fails(&["create", "--raw", "/api/v1/namespaces/default/pods/manual/binding", "-f", &binding]);
+    assert!(err.contains("Conflict") && err.contains("already assigned"), "{err}");
+}
