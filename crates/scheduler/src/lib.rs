@@ -55,6 +55,7 @@ pub mod node_affinity;
 pub mod ports;
 pub mod quantity;
 pub mod resources;
+pub mod runner;
 mod schedule;
 pub mod score;
 pub mod status;
