@@ -9,6 +9,8 @@ use std::time::{Duration, Instant};
 
 pub struct Cluster {
     pub dir: tempfile::TempDir,
+    /// Extra `berth up` flags, kept for restarts.
+    extra: Vec<String>,
     pub port: u16,
     child: Option<Child>,
     cache: tempfile::TempDir,
@@ -24,8 +26,20 @@ pub fn kubectl_binary() -> String {
 
 impl Cluster {
     pub fn start() -> Cluster {
+        Cluster::start_with(&[])
+    }
+
+    /// `berth up` with extra flags, e.g. `["--disable", "scheduler"]` for a test that runs its
+    /// own copy of a component in-process.
+    pub fn start_with(extra: &[&str]) -> Cluster {
         let dir = tempfile::tempdir().unwrap();
-        let mut c = Cluster { dir, port: free_port(), child: None, cache: tempfile::tempdir().unwrap() };
+        let mut c = Cluster {
+            dir,
+            extra: extra.iter().map(|s| s.to_string()).collect(),
+            port: free_port(),
+            child: None,
+            cache: tempfile::tempdir().unwrap(),
+        };
         c.boot();
         c
     }
@@ -40,6 +54,7 @@ impl Cluster {
             .args(["up", "--data-dir"])
             .arg(self.dir.path())
             .args(["--listen", &format!("127.0.0.1:{}", self.port)])
+            .args(&self.extra)
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()

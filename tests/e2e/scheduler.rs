@@ -124,7 +124,7 @@ fn pod_scheduled_condition(c: &Cluster, pod: &str) -> Option<serde_json::Value> 
 
 #[test]
 fn pods_are_bound_with_a_scheduled_event() {
-    let c = Cluster::start();
+    let c = Cluster::start_with(&["--disable", "scheduler"]);
     create_node(&c, "node-a", "4", &[]);
     create_node(&c, "node-b", "4", &[]);
     let _s = InProcessScheduler::start(&c);
@@ -154,7 +154,7 @@ fn pods_are_bound_with_a_scheduled_event() {
 
 #[test]
 fn unmatched_node_selector_reports_failed_scheduling_then_binds_when_a_node_matches() {
-    let c = Cluster::start();
+    let c = Cluster::start_with(&["--disable", "scheduler"]);
     create_node(&c, "node-a", "4", &[]);
     create_node(&c, "node-b", "4", &[]);
     let _s = InProcessScheduler::start(&c);
@@ -190,7 +190,7 @@ fn unmatched_node_selector_reports_failed_scheduling_then_binds_when_a_node_matc
 
 #[test]
 fn cordoned_nodes_get_no_new_pods_and_one_owner_spreads() {
-    let c = Cluster::start();
+    let c = Cluster::start_with(&["--disable", "scheduler"]);
     for n in ["node-a", "node-b", "node-c"] {
         create_node(&c, n, "4", &[]);
     }
@@ -245,7 +245,7 @@ spec:
 
 #[test]
 fn pod_waits_for_cpu_and_is_placed_within_a_second_of_a_node_gaining_it() {
-    let c = Cluster::start();
+    let c = Cluster::start_with(&["--disable", "scheduler"]);
     create_node(&c, "node-a", "1", &[]);
     create_node(&c, "node-b", "1", &[]);
     let _s = InProcessScheduler::start(&c);
@@ -352,7 +352,7 @@ spec:
 
 #[test]
 fn volume_binding_waits_for_the_claims_to_be_bound() {
-    let c = Cluster::start();
+    let c = Cluster::start_with(&["--disable", "scheduler"]);
     create_node(&c, "node-a", "4", &[]);
     create_node(&c, "node-b", "4", &[]);
     c.ok(&["create", "-f", &c.manifest("volumes.yaml", LOCAL_VOLUMES)]);
@@ -428,7 +428,7 @@ fn bind_claim(c: &Cluster, claim: &str, pv: &str) {
 /// sets `spec.nodeName` and `PodScheduled=True`; a second Binding is a 409 Conflict.
 #[test]
 fn binding_subresource_assigns_the_pod_once() {
-    let c = Cluster::start();
+    let c = Cluster::start_with(&["--disable", "scheduler"]);
     create_pod(&c, "manual", "", "100m");
     let binding = c.manifest(
         "binding.json",

@@ -38,6 +38,17 @@ struct ServerArgs {
     /// How often the store is compacted.
     #[arg(long, default_value = "60", value_name = "SECONDS")]
     compaction_interval: u64,
+    /// Components not to run, comma-separated: statefulset, scheduler (for tests that run
+    /// their own copy, or to run a component elsewhere).
+    #[arg(long, value_delimiter = ',', value_name = "COMPONENTS")]
+    disable: Vec<Component>,
+}
+
+/// The control-plane components `berth up` runs in-process.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+enum Component {
+    Statefulset,
+    Scheduler,
 }
 
 fn main() -> ExitCode {
@@ -97,7 +108,7 @@ async fn run_control_plane(args: ServerArgs) -> Result<(), String> {
     server.pki.write_kubeconfig(&kubeconfig, &server.url()).map_err(|e| e.to_string())?;
     eprintln!("berth: API server listening on {} (TLS, token auth)", server.url());
     wait_ready(&server).await?;
-    let controllers = start_controllers(&server).await?;
+    let controllers = start_controllers(&server, &args.disable).await?;
     eprintln!("berth: ready in {} ms", started.elapsed().as_millis());
     // The one line on stdout, so scripts can `eval "$(berth up | head -1)"`-style consume it.
     println!("export KUBECONFIG={}", kubeconfig.display());
@@ -115,18 +126,25 @@ async fn run_control_plane(args: ServerArgs) -> Result<(), String> {
 
 /// Start the in-process control-plane components; they reach the API server over HTTPS like
 /// any client, with the admin credentials for now.
-async fn start_controllers(server: &berth_apiserver::RunningServer) -> Result<Vec<tokio::task::JoinHandle<()>>, String> {
+async fn start_controllers(
+    server: &berth_apiserver::RunningServer,
+    disabled: &[Component],
+) -> Result<Vec<tokio::task::JoinHandle<()>>, String> {
     let access = berth_runtime::ClusterAccess {
         url: server.url(),
         ca_pem: server.pki.ca_cert_pem.clone(),
         token: server.pki.admin_token.clone(),
     };
     let client = berth_runtime::connect(&access).map_err(|e| e.to_string())?;
-    let statefulsets = berth_controllers::statefulset::runner::spawn(
-        client.clone(),
-        berth_runtime::EventRecorder::new(client.clone(), "statefulset-controller"),
-    );
-    Ok(vec![statefulsets])
+    let recorder = |component: &str| berth_runtime::EventRecorder::new(client.clone(), component);
+    let mut tasks = Vec::new();
+    if !disabled.contains(&Component::Statefulset) {
+        tasks.push(berth_controllers::statefulset::runner::spawn(client.clone(), recorder("statefulset-controller")));
+    }
+    if !disabled.contains(&Component::Scheduler) {
+        tasks.push(tokio::spawn(berth_scheduler::runner::run(client.clone(), std::future::pending())));
+    }
+    Ok(tasks)
 }
 
 /// Wait until the API server answers `/readyz` over TLS on its own port.
