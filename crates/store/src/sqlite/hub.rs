@@ -57,6 +57,9 @@ impl Hub {
             return;
         };
         let mut state = self.lock();
+        // Reads must see a revision before any watcher hears of it: a client reacting to a
+        // watch event (e.g. PUT status of a pod it was just told about) must find the object.
+        counters.current_revision.store(last, Ordering::Release);
         state.watchers.publish(&events);
         for event in events {
             if state.capacity == 0 {
@@ -71,7 +74,6 @@ impl Hub {
             state.ring.push_back(event);
         }
         state.published = last;
-        counters.current_revision.store(last, Ordering::Release);
     }
 
     /// Registers a watcher of `prefix` and says how to replay the events after `after` that
