@@ -8,4 +8,5 @@ mod manifests;
 mod apiserver;
 mod durability;
 mod kube_client;
+mod simulated_node;
 mod walkthrough;
