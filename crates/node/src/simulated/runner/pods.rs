@@ -28,7 +28,7 @@ use crate::simulated::{next_step, Behaviour, SimNodeConfig, Step};
 type Key = (String, String);
 
 /// First retry delay after a failed write that was not a conflict; doubles per failure.
-const WRITE_RETRY_BASE: Duration = Duration::from_millis(500);
+const WRITE_RETRY_BASE: Duration = Duration::from_millis(200);
 const WRITE_RETRY_MAX: Duration = Duration::from_secs(30);
 
 /// A status write on its way to the API server.
@@ -46,7 +46,7 @@ struct InFlight {
 
 enum Done {
     StatusWritten { key: Key, pod: Pod },
-    /// The write failed; `fresh` is the pod re-read right after (None: gone; Err: unknown).
+    /// The write failed; `fresh` is the pod re-read right after (None: not found).
     StatusFailed { key: Key, error: kube::Error, fresh: Result<Option<Pod>, kube::Error> },
     Deleted { key: Key, uid: String, result: Result<(), kube::Error> },
 }
@@ -204,7 +204,7 @@ impl PodWorker {
             Step::UpdateStatus(status) => {
                 self.requeue.cancel(key);
                 let pod = &mut self.view[i];
-                let previous = std::mem::replace(&mut pod.status, Some(status.clone()));
+                let previous = pod.status.replace(status.clone());
                 self.in_flight.insert(
                     key.clone(),
                     InFlight {
@@ -214,7 +214,8 @@ impl PodWorker {
                         status,
                     },
                 );
-                self.writes.push(write_status(self.pods_in(&key.0), key.clone(), pod.clone()).boxed());
+                let desired = pod.clone();
+                self.writes.push(write_status(self.pods_in(&key.0), key.clone(), desired).boxed());
             }
             Step::FinalDelete { uid } => {
                 self.requeue.cancel(key);
@@ -255,12 +256,11 @@ impl PodWorker {
                 }
                 match fresh {
                     Ok(Some(pod)) => self.upsert(pod),
-                    Ok(None) => {
-                        self.forget(&key);
-                        return;
-                    }
-                    Err(_) => {
-                        // The server's state is unknown: undo our write in the view.
+                    // Not found (or unknown): undo our write in the view and try again later.
+                    // A 404 is not taken as the pod being gone — only the watch's Delete
+                    // event is (and it cancels the retry): a read racing a just-published
+                    // watch event can miss an object that exists.
+                    Ok(None) | Err(_) => {
                         if let (Some(f), Some(i)) = (f, self.index(&key)) {
                             if self.view[i].metadata.resource_version == f.resource_version {
                                 self.view[i].status = f.previous;
@@ -277,13 +277,19 @@ impl PodWorker {
             }
             Done::Deleted { key, uid, result } => match result {
                 Ok(()) => {}
-                Err(kube::Error::Api(s)) if s.code == 404 || s.code == 409 => {
-                    // Gone already, or (uid precondition failed) replaced by a new pod of the
-                    // same name, which its own events drive.
+                Err(kube::Error::Api(s)) if s.code == 409 => {
+                    // The uid precondition failed: this pod is gone, replaced by a new one of
+                    // the same name, which its own events drive.
                     self.deleted.remove(&uid);
                 }
+                // Includes 404: as for status writes, only the watch says a pod is gone; if it
+                // is, its Delete event cancels this retry.
                 Err(e) => {
-                    tracing::warn!(node = %self.cfg.name, pod = ?key, error = %e, "deleting pod failed");
+                    if matches!(&e, kube::Error::Api(s) if s.code == 404) {
+                        tracing::debug!(node = %self.cfg.name, pod = ?key, "pod to delete not found; waiting for the watch");
+                    } else {
+                        tracing::warn!(node = %self.cfg.name, pod = ?key, error = %e, "deleting pod failed");
+                    }
                     self.deleted.remove(&uid);
                     self.retry_later(key);
                 }
