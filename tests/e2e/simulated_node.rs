@@ -267,3 +267,53 @@ fn a_stopped_node_stops_renewing_and_a_restarted_one_keeps_its_node() {
     assert!(eventually(Duration::from_secs(10), || ready_and_status(&c, "web").is_none()), "web was not deleted");
     sim.stop(1);
 }
+
+/// 1,000 pods on 100 simulated nodes in one process, created through the API at once. Heavy
+/// for a shared CI machine, so run on demand:
+/// `cargo test -p berth --test e2e soak_100_nodes -- --ignored --nocapture`.
+#[test]
+#[ignore]
+fn soak_100_nodes_1000_pods() {
+    use futures::{StreamExt, TryStreamExt};
+    use k8s_openapi::api::core::v1::Pod;
+    use kube::api::{Api, ListParams, PostParams};
+
+    let c = Cluster::start();
+    let mut sim = SimNodes::new();
+    for i in 1..=100 {
+        sim.start(&c, i);
+    }
+    let client = sim.client(&c);
+    let started = std::time::Instant::now();
+    sim.rt.block_on(async {
+        let pods: Api<Pod> = Api::namespaced(client, "default");
+        futures::stream::iter(0..1000)
+            .map(|i| {
+                let pods = pods.clone();
+                async move {
+                    let p: Pod = serde_json::from_value(serde_json::json!({
+                        "metadata": {"name": format!("s{i}")},
+                        "spec": {"nodeName": format!("sim-{}", i % 100 + 1), "containers": [{"name": "app", "image": "nginx"}]}
+                    }))
+                    .unwrap();
+                    pods.create(&PostParams::default(), &p).await.map(|_| ())
+                }
+            })
+            .buffer_unordered(32)
+            .try_collect::<Vec<()>>()
+            .await
+            .unwrap();
+        let created = started.elapsed();
+        loop {
+            let list = pods.list(&ListParams::default()).await.unwrap();
+            let running = list.items.iter().filter(|p| p.status.as_ref().and_then(|s| s.phase.as_deref()) == Some("Running")).count();
+            if running == 1000 {
+                break;
+            }
+            assert!(started.elapsed() < Duration::from_secs(120), "{running}/1000 running after {:?}", started.elapsed());
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+        eprintln!("1000 pods created in {created:?}, all Running after {:?}", started.elapsed());
+    });
+    assert!(eventually(Duration::from_secs(30), || rows(&c.ok(&["get", "nodes", "--no-headers"])).iter().filter(|r| r[1] == "Ready").count() == 100));
+}
