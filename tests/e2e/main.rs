@@ -10,4 +10,5 @@ mod durability;
 mod kube_client;
 mod statefulset;
 mod scheduler;
+mod simulated_node;
 mod walkthrough;

@@ -15,6 +15,7 @@ pub mod containers;
 pub mod ids;
 mod lifecycle;
 pub mod node;
+pub mod runner;
 mod time;
 
 #[cfg(test)]
