@@ -38,6 +38,10 @@ struct ServerArgs {
     /// How often the store is compacted.
     #[arg(long, default_value = "60", value_name = "SECONDS")]
     compaction_interval: u64,
+    /// Simulated nodes to run in-process (`sim-1…sim-M`): they register, heartbeat and play
+    /// kubelet for the pods bound to them, without running processes.
+    #[arg(long, default_value_t = 0)]
+    simulated_nodes: usize,
     /// Components not to run, comma-separated: statefulset, scheduler (for tests that run
     /// their own copy, or to run a component elsewhere).
     #[arg(long, value_delimiter = ',', value_name = "COMPONENTS")]
@@ -108,7 +112,7 @@ async fn run_control_plane(args: ServerArgs) -> Result<(), String> {
     server.pki.write_kubeconfig(&kubeconfig, &server.url()).map_err(|e| e.to_string())?;
     eprintln!("berth: API server listening on {} (TLS, token auth)", server.url());
     wait_ready(&server).await?;
-    let controllers = start_controllers(&server, &args.disable).await?;
+    let controllers = start_controllers(&server, &args).await?;
     eprintln!("berth: ready in {} ms", started.elapsed().as_millis());
     // The one line on stdout, so scripts can `eval "$(berth up | head -1)"`-style consume it.
     println!("export KUBECONFIG={}", kubeconfig.display());
@@ -128,8 +132,9 @@ async fn run_control_plane(args: ServerArgs) -> Result<(), String> {
 /// any client, with the admin credentials for now.
 async fn start_controllers(
     server: &berth_apiserver::RunningServer,
-    disabled: &[Component],
+    args: &ServerArgs,
 ) -> Result<Vec<tokio::task::JoinHandle<()>>, String> {
+    let disabled = &args.disable;
     let access = berth_runtime::ClusterAccess {
         url: server.url(),
         ca_pem: server.pki.ca_cert_pem.clone(),
@@ -143,6 +148,16 @@ async fn start_controllers(
     }
     if !disabled.contains(&Component::Scheduler) {
         tasks.push(tokio::spawn(berth_scheduler::runner::run(client.clone(), std::future::pending())));
+    }
+    if args.simulated_nodes > berth_node::simulated::runner::MAX_SIMULATED_NODES {
+        return Err(format!("--simulated-nodes: at most {}", berth_node::simulated::runner::MAX_SIMULATED_NODES));
+    }
+    for i in 1..=args.simulated_nodes {
+        let cfg = berth_node::simulated::runner::sim_node_config(i);
+        tasks.push(tokio::spawn(berth_node::simulated::runner::run(client.clone(), cfg, std::future::pending())));
+    }
+    if args.simulated_nodes > 0 {
+        eprintln!("berth: {} simulated node(s) sim-1…sim-{}", args.simulated_nodes, args.simulated_nodes);
     }
     Ok(tasks)
 }
