@@ -9,6 +9,7 @@ mod apiserver;
 mod durability;
 mod kube_client;
 mod statefulset;
+mod statefulset_sim;
 mod scheduler;
 mod simulated_node;
 mod walkthrough;
