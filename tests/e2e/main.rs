@@ -7,5 +7,6 @@ mod manifests;
 
 mod apiserver;
 mod durability;
+mod gc;
 mod kube_client;
 mod walkthrough;
