@@ -179,9 +179,9 @@ impl Graph {
         for n in items {
             if n.orphaning_dependents() {
                 work.push(Work::AttemptToOrphan(n.id.uid.clone()));
-            } else if n.deleting_dependents() {
-                work.push(Work::AttemptToDelete(n.id.uid.clone()));
-            } else if !n.being_deleted && n.owners.iter().any(|r| self.owner_needs_check(&r.uid)) {
+            } else if n.deleting_dependents()
+                || (!n.being_deleted && n.owners.iter().any(|r| self.owner_needs_check(&r.uid)))
+            {
                 work.push(Work::AttemptToDelete(n.id.uid.clone()));
             }
         }

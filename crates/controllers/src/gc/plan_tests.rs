@@ -43,7 +43,7 @@ fn dependent_of_absent_owner_is_deleted_in_background() {
     let owner = obj("ConfigMap", "owner", "o1");
     let dep = owned_by(obj("ConfigMap", "dep", "d1"), &owner, false);
     assert_eq!(plan(&[owner, dep.clone()]), vec![]);
-    assert_eq!(plan(&[dep.clone()]), vec![delete(&dep, Propagation::Background)]);
+    assert_eq!(plan(std::slice::from_ref(&dep)), vec![delete(&dep, Propagation::Background)]);
 }
 
 #[test]
