@@ -7,6 +7,7 @@ mod manifests;
 
 mod apiserver;
 mod durability;
+mod gc;
 mod kube_client;
 mod statefulset;
 mod statefulset_sim;
