@@ -92,7 +92,7 @@ const WAIT: Duration = Duration::from_secs(30);
 
 #[test]
 fn background_deletion_collects_dependents_and_prunes_shared_ones() {
-    let c = Cluster::start();
+    let c = Cluster::start_with(&["--disable", "gc"]);
     let _gc = RunningGc::start(&c, gc::Options::default());
     c.ok(&["create", "configmap", "owner", "--from-literal=a=1"]);
     c.ok(&["create", "configmap", "keeper", "--from-literal=a=1"]);
@@ -126,7 +126,7 @@ fn background_deletion_collects_dependents_and_prunes_shared_ones() {
 
 #[test]
 fn dangling_refs_are_collected_only_after_a_live_check() {
-    let c = Cluster::start();
+    let c = Cluster::start_with(&["--disable", "gc"]);
     // Secrets unwatched: the collector never observes a Secret owner, so only its live GET
     // can tell that the owner exists.
     let options = gc::Options {
@@ -167,9 +167,8 @@ fn dangling_refs_are_collected_only_after_a_live_check() {
 // crates/apiserver/src/rest/delete.rs does, it treats both like Background.
 
 #[test]
-#[ignore = "needs apiserver orphan/foreground finalizers"]
 fn orphan_deletion_keeps_dependents_without_the_ref() {
-    let c = Cluster::start();
+    let c = Cluster::start_with(&["--disable", "gc"]);
     let _gc = RunningGc::start(&c, gc::Options::default());
     c.ok(&["create", "configmap", "owner", "--from-literal=a=1"]);
     c.ok(&["create", "configmap", "other", "--from-literal=a=1"]);
@@ -193,9 +192,8 @@ fn orphan_deletion_keeps_dependents_without_the_ref() {
 }
 
 #[test]
-#[ignore = "needs apiserver orphan/foreground finalizers"]
 fn foreground_deletion_waits_for_blocking_dependents() {
-    let c = Cluster::start();
+    let c = Cluster::start_with(&["--disable", "gc"]);
     let _gc = RunningGc::start(&c, gc::Options::default());
     c.ok(&["create", "configmap", "owner", "--from-literal=a=1"]);
     let owner = uid_of(&c, "configmap", "owner");

@@ -122,9 +122,14 @@ fn pod_scheduled_condition(c: &Cluster, pod: &str) -> Option<serde_json::Value> 
     p["status"]["conditions"].as_array()?.iter().find(|c| c["type"] == "PodScheduled").cloned()
 }
 
+
+/// These tests run the scheduler in-process, so `berth up` must not run its own; and their pods
+/// carry owner references to objects that do not exist, which the GC would collect.
+const OWN_SCHEDULER: &[&str] = &["--disable", "scheduler,gc"];
+
 #[test]
 fn pods_are_bound_with_a_scheduled_event() {
-    let c = Cluster::start_with(&["--disable", "scheduler"]);
+    let c = Cluster::start_with(OWN_SCHEDULER);
     create_node(&c, "node-a", "4", &[]);
     create_node(&c, "node-b", "4", &[]);
     let _s = InProcessScheduler::start(&c);
@@ -154,7 +159,7 @@ fn pods_are_bound_with_a_scheduled_event() {
 
 #[test]
 fn unmatched_node_selector_reports_failed_scheduling_then_binds_when_a_node_matches() {
-    let c = Cluster::start_with(&["--disable", "scheduler"]);
+    let c = Cluster::start_with(OWN_SCHEDULER);
     create_node(&c, "node-a", "4", &[]);
     create_node(&c, "node-b", "4", &[]);
     let _s = InProcessScheduler::start(&c);
@@ -190,7 +195,7 @@ fn unmatched_node_selector_reports_failed_scheduling_then_binds_when_a_node_matc
 
 #[test]
 fn cordoned_nodes_get_no_new_pods_and_one_owner_spreads() {
-    let c = Cluster::start_with(&["--disable", "scheduler"]);
+    let c = Cluster::start_with(OWN_SCHEDULER);
     for n in ["node-a", "node-b", "node-c"] {
         create_node(&c, n, "4", &[]);
     }
@@ -245,7 +250,7 @@ spec:
 
 #[test]
 fn pod_waits_for_cpu_and_is_placed_within_a_second_of_a_node_gaining_it() {
-    let c = Cluster::start_with(&["--disable", "scheduler"]);
+    let c = Cluster::start_with(OWN_SCHEDULER);
     create_node(&c, "node-a", "1", &[]);
     create_node(&c, "node-b", "1", &[]);
     let _s = InProcessScheduler::start(&c);
@@ -352,7 +357,7 @@ spec:
 
 #[test]
 fn volume_binding_waits_for_the_claims_to_be_bound() {
-    let c = Cluster::start_with(&["--disable", "scheduler"]);
+    let c = Cluster::start_with(OWN_SCHEDULER);
     create_node(&c, "node-a", "4", &[]);
     create_node(&c, "node-b", "4", &[]);
     c.ok(&["create", "-f", &c.manifest("volumes.yaml", LOCAL_VOLUMES)]);
@@ -428,7 +433,7 @@ fn bind_claim(c: &Cluster, claim: &str, pv: &str) {
 /// sets `spec.nodeName` and `PodScheduled=True`; a second Binding is a 409 Conflict.
 #[test]
 fn binding_subresource_assigns_the_pod_once() {
-    let c = Cluster::start_with(&["--disable", "scheduler"]);
+    let c = Cluster::start_with(OWN_SCHEDULER);
     create_pod(&c, "manual", "", "100m");
     let binding = c.manifest(
         "binding.json",

@@ -21,6 +21,8 @@ const DELETE_RETRIES: usize = 8;
 pub struct DeleteOptions {
     pub grace_period_seconds: Option<i64>,
     pub propagation_policy: Option<String>,
+    /// Deprecated `orphanDependents`; when set it overrides `propagationPolicy`'s effect.
+    pub orphan_dependents: Option<bool>,
     pub precondition_uid: Option<String>,
     pub precondition_resource_version: Option<String>,
     pub dry_run: bool,
@@ -34,9 +36,7 @@ impl DeleteOptions {
                 .map_err(|e| StatusError::bad_request(format!("error decoding DeleteOptions: {}", e.message)))?;
             o.grace_period_seconds = v.get("gracePeriodSeconds").and_then(Value::as_i64);
             o.propagation_policy = v.get("propagationPolicy").and_then(Value::as_str).map(str::to_string);
-            if v.get("orphanDependents").and_then(Value::as_bool) == Some(true) && o.propagation_policy.is_none() {
-                o.propagation_policy = Some("Orphan".into());
-            }
+            o.orphan_dependents = v.get("orphanDependents").and_then(Value::as_bool);
             o.precondition_uid = v.pointer("/preconditions/uid").and_then(Value::as_str).map(str::to_string);
             o.precondition_resource_version =
                 v.pointer("/preconditions/resourceVersion").and_then(Value::as_str).map(str::to_string);
@@ -50,6 +50,22 @@ impl DeleteOptions {
         if let Some(p) = q.get("propagationPolicy") {
             o.propagation_policy = Some(p.to_string());
         }
+        if let Some(b) = q.get("orphanDependents") {
+            o.orphan_dependents = Some(b == "true");
+        }
+        if o.orphan_dependents.is_some() && o.propagation_policy.is_some() {
+            // upstream ValidateDeleteOptions
+            return Err(StatusError::invalid(
+                "",
+                "DeleteOptions",
+                "",
+                &[berth_api::FieldError::invalid(
+                    "propagationPolicy",
+                    json!(o.propagation_policy),
+                    "orphanDependents and deletionPropagation cannot be both set",
+                )],
+            ));
+        }
         if let Some(p) = &o.propagation_policy {
             if !matches!(p.as_str(), "Orphan" | "Background" | "Foreground") {
                 return Err(StatusError::invalid(
@@ -62,6 +78,88 @@ impl DeleteOptions {
         }
         Ok(o)
     }
+}
+
+pub const FINALIZER_ORPHAN: &str = "orphan";
+pub const FINALIZER_FOREGROUND: &str = "foregroundDeletion";
+
+/// upstream `rest.GarbageCollectionPolicy` of a resource's delete strategy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum GcPolicy {
+    /// `DeleteDependents`: Background unless asked otherwise (core kinds, apps/v1).
+    DeleteDependents,
+    /// `Unsupported`: the GC finalizers are never added (events).
+    Unsupported,
+}
+
+fn default_gc_policy(info: &ResourceInfo) -> GcPolicy {
+    match (info.group, info.plural) {
+        ("", "events") | ("events.k8s.io", "events") => GcPolicy::Unsupported,
+        // apps/v1beta1 and v1beta2 StatefulSets would be OrphanDependents; berth serves apps/v1 only.
+        _ => GcPolicy::DeleteDependents,
+    }
+}
+
+/// upstream store.go `shouldOrphanDependents`.
+fn should_orphan(policy: GcPolicy, finalizers: &[String], opts: &DeleteOptions) -> bool {
+    if policy == GcPolicy::Unsupported {
+        return false;
+    }
+    if let Some(b) = opts.orphan_dependents {
+        return b;
+    }
+    match opts.propagation_policy.as_deref() {
+        Some("Orphan") => return true,
+        Some("Background") | Some("Foreground") => return false,
+        _ => {}
+    }
+    for f in finalizers {
+        match f.as_str() {
+            FINALIZER_ORPHAN => return true,
+            FINALIZER_FOREGROUND => return false,
+            _ => {}
+        }
+    }
+    false // no berth resource defaults to OrphanDependents
+}
+
+/// upstream store.go `shouldDeleteDependents`.
+fn should_delete_dependents(policy: GcPolicy, finalizers: &[String], opts: &DeleteOptions) -> bool {
+    if policy == GcPolicy::Unsupported || opts.orphan_dependents.is_some() {
+        return false;
+    }
+    match opts.propagation_policy.as_deref() {
+        Some("Foreground") => return true,
+        Some("Background") | Some("Orphan") => return false,
+        _ => {}
+    }
+    for f in finalizers {
+        match f.as_str() {
+            FINALIZER_FOREGROUND => return true,
+            FINALIZER_ORPHAN => return false,
+            _ => {}
+        }
+    }
+    false
+}
+
+/// upstream store.go `deletionFinalizersForGarbageCollection`: the finalizers after this
+/// delete, if they change (compared as sets).
+fn gc_finalizers(info: &ResourceInfo, finalizers: &[String], opts: &DeleteOptions) -> Option<Vec<String>> {
+    let policy = default_gc_policy(info);
+    let orphan = should_orphan(policy, finalizers, opts);
+    let foreground = should_delete_dependents(policy, finalizers, opts);
+    let mut out: Vec<String> =
+        finalizers.iter().filter(|f| *f != FINALIZER_ORPHAN && *f != FINALIZER_FOREGROUND).cloned().collect();
+    if orphan {
+        out.push(FINALIZER_ORPHAN.to_string());
+    }
+    if foreground {
+        out.push(FINALIZER_FOREGROUND.to_string());
+    }
+    let old: std::collections::BTreeSet<&String> = finalizers.iter().collect();
+    let new: std::collections::BTreeSet<&String> = out.iter().collect();
+    (old != new).then_some(out)
 }
 
 /// What a delete did.
@@ -121,11 +219,21 @@ pub async fn delete_object(
             }
         }
         let mut marked = current.clone();
-        let finalizers = objects::finalizers(&current);
-        let namespace_finalizers = (info.group, info.kind) == ("", "Namespace")
-            && current.pointer("/spec/finalizers").and_then(Value::as_array).is_some_and(|a| !a.is_empty());
+        let mut finalizers = objects::finalizers(&current);
         let already = objects::is_deleting(&current);
         let graceful = (info.group, info.kind) == ("", "Pod");
+        // The GC finalizers follow the options unless a graceful deletion is already pending
+        // (upstream: BeforeDelete's pendingGraceful short-circuits before they are touched).
+        let existing_grace = current.pointer("/metadata/deletionGracePeriodSeconds").and_then(Value::as_i64).unwrap_or(0);
+        let pending_graceful =
+            graceful && already && existing_grace != 0 && pod_grace_period(&current, opts.grace_period_seconds) >= existing_grace;
+        let gc_update = if pending_graceful { None } else { gc_finalizers(info, &finalizers, opts) };
+        if let Some(f) = &gc_update {
+            meta_mut(&mut marked).insert("finalizers".into(), json!(f));
+            finalizers = f.clone();
+        }
+        let namespace_finalizers = (info.group, info.kind) == ("", "Namespace")
+            && current.pointer("/spec/finalizers").and_then(Value::as_array).is_some_and(|a| !a.is_empty());
 
         // Decide: remove now, or mark (or re-mark with a shorter grace) and keep.
         let remove_now = if graceful {
@@ -145,11 +253,13 @@ pub async fn delete_object(
         } else if finalizers.is_empty() && !namespace_finalizers {
             true
         } else {
-            if already {
+            if already && gc_update.is_none() {
                 return Ok(Deleted::Pending(current));
             }
             let m = meta_mut(&mut marked);
-            m.insert("deletionTimestamp".into(), json!(objects::now_rfc3339()));
+            if !already {
+                m.insert("deletionTimestamp".into(), json!(objects::now_rfc3339()));
+            }
             m.insert("deletionGracePeriodSeconds".into(), json!(0));
             if namespace_finalizers {
                 marked["status"]["phase"] = json!("Terminating");
@@ -259,6 +369,31 @@ mod tests {
     }
 
     #[test]
+    fn gc_finalizers_follow_upstream_store() {
+        let cm = berth_api::registry::lookup("", "v1", "configmaps").unwrap();
+        let ev = berth_api::registry::lookup("", "v1", "events").unwrap();
+        let opts = |p: Option<&str>, orphan: Option<bool>| DeleteOptions {
+            propagation_policy: p.map(str::to_string),
+            orphan_dependents: orphan,
+            ..Default::default()
+        };
+        let none: Vec<String> = vec![];
+        let own = vec!["example.com/x".to_string()];
+        assert_eq!(gc_finalizers(cm, &none, &opts(None, None)), None);
+        assert_eq!(gc_finalizers(cm, &none, &opts(Some("Background"), None)), None);
+        assert_eq!(gc_finalizers(cm, &own, &opts(Some("Orphan"), None)), Some(vec!["example.com/x".into(), "orphan".into()]));
+        assert_eq!(gc_finalizers(cm, &none, &opts(Some("Foreground"), None)), Some(vec!["foregroundDeletion".into()]));
+        assert_eq!(gc_finalizers(cm, &none, &opts(None, Some(true))), Some(vec!["orphan".into()]));
+        // An explicit policy replaces a recorded one; without one the recorded one stays.
+        let orphaning = vec!["orphan".to_string()];
+        assert_eq!(gc_finalizers(cm, &orphaning, &opts(Some("Foreground"), None)), Some(vec!["foregroundDeletion".into()]));
+        assert_eq!(gc_finalizers(cm, &orphaning, &opts(None, None)), None);
+        assert_eq!(gc_finalizers(cm, &orphaning, &opts(None, Some(false))), Some(vec![]));
+        // Events never get GC finalizers.
+        assert_eq!(gc_finalizers(ev, &none, &opts(Some("Orphan"), None)), None);
+    }
+
+    #[test]
     fn options_from_body_and_query() {
         let q = Query::parse(Some("gracePeriodSeconds=3"));
         let h = HeaderMap::new();
@@ -267,5 +402,8 @@ mod tests {
         assert_eq!(o.propagation_policy.as_deref(), Some("Background"));
         assert_eq!(o.precondition_uid.as_deref(), Some("u1"));
         assert!(DeleteOptions::parse(&Query::default(), &h, br#"{"propagationPolicy":"Sideways"}"#).is_err());
+        let o = DeleteOptions::parse(&Query::default(), &h, br#"{"orphanDependents":true}"#).unwrap();
+        assert_eq!((o.orphan_dependents, o.propagation_policy), (Some(true), None));
+        assert!(DeleteOptions::parse(&Query::default(), &h, br#"{"orphanDependents":true,"propagationPolicy":"Orphan"}"#).is_err());
     }
 }
