@@ -9,4 +9,5 @@ mod apiserver;
 mod durability;
 mod kube_client;
 mod statefulset;
+mod volume;
 mod walkthrough;

@@ -1,1 +1,2 @@
 pub mod statefulset;
+pub mod volume;
