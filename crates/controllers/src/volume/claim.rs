@@ -29,7 +29,7 @@ pub fn sync_claim(claim: &PersistentVolumeClaim, volumes: &[PersistentVolume], c
 }
 
 fn sync_unbound_claim(claim: &PersistentVolumeClaim, volumes: &[PersistentVolume], classes: &[StorageClass], pods: &[Pod]) -> Vec<Action> {
-    let claim_ref = claim_object_ref(claim);
+    let about_claim = claim_object_ref(claim);
     let wanted = claim_volume_name(claim);
     if wanted.is_empty() {
         let delay_binding = match is_delay_binding_mode(claim, classes) {
@@ -54,7 +54,7 @@ fn sync_unbound_claim(claim: &PersistentVolumeClaim, volumes: &[PersistentVolume
             return provision_claim(claim, classes);
         } else {
             out.push(event(
-                claim_ref,
+                about_claim,
                 EventType::Normal,
                 "FailedBinding",
                 "no persistent volumes available for this claim and no storage class is set",
@@ -68,10 +68,10 @@ fn sync_unbound_claim(claim: &PersistentVolumeClaim, volumes: &[PersistentVolume
     let Some(volume) = volumes.iter().find(|v| v.name_any() == wanted) else {
         return update_claim_status(claim, "Pending", None);
     };
-    if helpers_claim_ref_is_none(volume) {
+    if claim_ref(volume).is_none() {
         if let Err(reason) = check_volume_satisfy_claim(volume, claim) {
             let mut out = vec![event(
-                claim_ref,
+                about_claim,
                 EventType::Warning,
                 "VolumeMismatch",
                 format!("Cannot bind to requested volume {:?}: {reason}", volume.name_any()),
@@ -86,7 +86,7 @@ fn sync_unbound_claim(claim: &PersistentVolumeClaim, volumes: &[PersistentVolume
         return bind(volume, claim);
     }
     let mut out = vec![event(
-        claim_ref,
+        about_claim,
         EventType::Warning,
         "FailedBinding",
         format!("volume {:?} already bound to a different claim.", volume.name_any()),
@@ -95,7 +95,7 @@ fn sync_unbound_claim(claim: &PersistentVolumeClaim, volumes: &[PersistentVolume
         // The user asked for a volume someone else holds: wait for it.
         out.extend(update_claim_status(claim, "Pending", None));
     } else {
-        let r = claim_ref_of(volume);
+        let r = claim_ref(volume).cloned().unwrap_or_default();
         out.push(Action::Fail {
             message: format!(
                 "invalid binding of claim {:?} to volume {:?}: volume already claimed by {:?}",
@@ -106,14 +106,6 @@ fn sync_unbound_claim(claim: &PersistentVolumeClaim, volumes: &[PersistentVolume
         });
     }
     out
-}
-
-fn helpers_claim_ref_is_none(volume: &PersistentVolume) -> bool {
-    claim_ref(volume).is_none()
-}
-
-fn claim_ref_of(volume: &PersistentVolume) -> k8s_openapi::api::core::v1::ObjectReference {
-    claim_ref(volume).cloned().unwrap_or_default()
 }
 
 fn sync_bound_claim(claim: &PersistentVolumeClaim, volumes: &[PersistentVolume]) -> Vec<Action> {
@@ -276,6 +268,7 @@ pub(crate) fn with_volume_phase(volume: &PersistentVolume, phase: &str, message:
     Some(v)
 }
 
+/// The involved-object reference for events about a claim.
 pub(crate) fn claim_object_ref(claim: &PersistentVolumeClaim) -> k8s_openapi::api::core::v1::ObjectReference {
     claim_reference(claim)
 }
