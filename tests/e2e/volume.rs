@@ -14,7 +14,8 @@ use crate::manifests;
 
 /// The controller, running on its own runtime until dropped.
 struct Controller {
-    rt: tokio::runtime::Runtime,
+    /// Owns the threads the controller's tasks run on; dropped (and stopped) with it.
+    _rt: tokio::runtime::Runtime,
     task: tokio::task::JoinHandle<()>,
 }
 
@@ -28,7 +29,7 @@ impl Controller {
             let recorder = berth_runtime::EventRecorder::new(client.clone(), berth_controllers::volume::COMPONENT);
             berth_controllers::volume::runner::spawn(client, recorder)
         });
-        Controller { rt, task }
+        Controller { _rt: rt, task }
     }
 }
 
