@@ -13,4 +13,5 @@ mod statefulset;
 mod statefulset_sim;
 mod scheduler;
 mod simulated_node;
+mod volume;
 mod walkthrough;

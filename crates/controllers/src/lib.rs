@@ -1,2 +1,3 @@
 pub mod gc;
 pub mod statefulset;
+pub mod volume;
