@@ -15,3 +15,4 @@ mod scheduler;
 mod simulated_node;
 mod volume;
 mod walkthrough;
+mod walkthrough_sim;

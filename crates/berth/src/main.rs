@@ -42,7 +42,7 @@ struct ServerArgs {
     /// kubelet for the pods bound to them, without running processes.
     #[arg(long, default_value_t = 0)]
     simulated_nodes: usize,
-    /// Components not to run, comma-separated: statefulset, scheduler, gc (for tests that run
+    /// Components not to run, comma-separated: statefulset, scheduler, gc, volume (for tests that run
     /// their own copy, or to run a component elsewhere).
     #[arg(long, value_delimiter = ',', value_name = "COMPONENTS")]
     disable: Vec<Component>,
@@ -54,6 +54,7 @@ enum Component {
     Statefulset,
     Scheduler,
     Gc,
+    Volume,
 }
 
 fn main() -> ExitCode {
@@ -146,6 +147,9 @@ async fn start_controllers(
     let mut tasks = Vec::new();
     if !disabled.contains(&Component::Statefulset) {
         tasks.push(berth_controllers::statefulset::runner::spawn(client.clone(), recorder("statefulset-controller")));
+    }
+    if !disabled.contains(&Component::Volume) {
+        tasks.push(berth_controllers::volume::runner::spawn(client.clone(), recorder(berth_controllers::volume::COMPONENT)));
     }
     if !disabled.contains(&Component::Gc) {
         tasks.push(tokio::spawn(berth_controllers::gc::run(client.clone(), std::future::pending())));
