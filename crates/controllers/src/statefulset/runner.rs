@@ -209,7 +209,21 @@ impl Controller {
             return Ok(None);
         };
         let in_ns = |o: &Option<String>| o.as_deref() == Some(ns.as_str());
-        let pods: Vec<Pod> = self.pods.state().iter().filter(|p| in_ns(&p.namespace())).map(|p| (**p).clone()).collect();
+        // Only pods this set may own matter (upstream's getPodsForStatefulSet claims nothing
+        // another controller owns); skipping the rest keeps a sync's cost independent of the
+        // other workloads in the namespace.
+        let set_uid = set.uid();
+        let ours_or_orphan = |p: &Pod| match p.owner_references().iter().find(|o| o.controller == Some(true)) {
+            Some(o) => Some(&o.uid) == set_uid.as_ref(),
+            None => true,
+        };
+        let pods: Vec<Pod> = self
+            .pods
+            .state()
+            .iter()
+            .filter(|p| in_ns(&p.namespace()) && ours_or_orphan(p))
+            .map(|p| (**p).clone())
+            .collect();
         let claims: Vec<PersistentVolumeClaim> =
             self.claims.state().iter().filter(|p| in_ns(&p.namespace())).map(|p| (**p).clone()).collect();
         let revisions: Vec<ControllerRevision> =
