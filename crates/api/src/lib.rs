@@ -8,6 +8,7 @@
 pub mod defaults;
 pub mod errors;
 pub mod printers;
+pub mod quantity;
 pub mod protobuf;
 pub mod openapi;
 pub mod registry;

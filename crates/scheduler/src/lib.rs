@@ -53,7 +53,8 @@ use k8s_openapi::api::storage::v1::StorageClass;
 pub mod interpod;
 pub mod node_affinity;
 pub mod ports;
-pub mod quantity;
+/// Quantities come from `berth_api`, shared with the volume controller.
+pub use berth_api::quantity;
 pub mod resources;
 pub mod runner;
 mod schedule;

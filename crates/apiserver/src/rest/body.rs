@@ -66,14 +66,22 @@ pub fn check_type_meta(info: &ResourceInfo, obj: &mut Value, expected_kind: &str
     Ok(())
 }
 
-/// Unknown and duplicate fields: an error under `Strict`, warnings under `Warn`.
+/// Unknown and duplicate fields: an error under `Strict`, warnings under `Warn`. Under `Warn`
+/// and `Ignore` the unknown fields are dropped from `obj`, as upstream's decoder does.
 pub fn field_validation(
     info: &ResourceInfo,
     mode: FieldValidation,
-    obj: &Value,
+    obj: &mut Value,
     raw: Option<&[u8]>,
     whole_object: bool,
 ) -> Result<Vec<String>, StatusError> {
+    // One schema round trip per request: the same paths are reported and stripped.
+    let unknown = berth_api::validation::unknown_fields(info.group, info.kind, obj);
+    if mode != FieldValidation::Strict {
+        for path in &unknown {
+            remove_path(obj, path);
+        }
+    }
     if mode == FieldValidation::Ignore {
         return Ok(Vec::new());
     }
@@ -81,11 +89,7 @@ pub fn field_validation(
     if let Some(raw) = raw {
         problems.extend(berth_api::validation::duplicate_fields(raw).into_iter().map(|f| format!("duplicate field {f:?}")));
     }
-    problems.extend(
-        berth_api::validation::unknown_fields(info.group, info.kind, obj)
-            .into_iter()
-            .map(|f| format!("unknown field {f:?}")),
-    );
+    problems.extend(unknown.into_iter().map(|f| format!("unknown field {f:?}")));
     if problems.is_empty() {
         return Ok(Vec::new());
     }
@@ -102,8 +106,57 @@ pub fn field_validation(
     }
 }
 
+/// Remove a dotted path such as `spec.template.spec.containers[0].imagee`.
+fn remove_path(obj: &mut Value, path: &str) {
+    let mut parts: Vec<String> = Vec::new();
+    for seg in path.split('.') {
+        let mut rest = seg;
+        while let Some(i) = rest.find('[') {
+            if i > 0 {
+                parts.push(rest[..i].to_string());
+            }
+            let end = rest[i..].find(']').map(|e| i + e).unwrap_or(rest.len() - 1);
+            parts.push(rest[i..=end].to_string());
+            rest = &rest[end + 1..];
+        }
+        if !rest.is_empty() {
+            parts.push(rest.to_string());
+        }
+    }
+    let Some((last, parents)) = parts.split_last() else { return };
+    let mut cur = obj;
+    for p in parents {
+        let next = if let Some(idx) = p.strip_prefix('[').and_then(|s| s.strip_suffix(']')) {
+            idx.parse::<usize>().ok().and_then(|i| cur.get_mut(i))
+        } else {
+            cur.get_mut(p.as_str())
+        };
+        match next {
+            Some(n) => cur = n,
+            None => return,
+        }
+    }
+    if let Some(o) = cur.as_object_mut() {
+        o.remove(last.as_str());
+    }
+}
+
 /// The raw body when it is JSON, for duplicate-field detection (other encodings cannot carry
 /// duplicate keys the way JSON can).
 pub fn json_raw<'a>(headers: &HeaderMap, body: &'a [u8]) -> Option<&'a [u8]> {
     matches!(content_type(headers).as_str(), "application/json" | "*/*" | "text/plain").then_some(body)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn removes_nested_unknown_paths() {
+        let mut o = json!({"spec": {"foo": 1, "template": {"spec": {"containers": [{"name": "c", "imagee": "x"}]}}}});
+        remove_path(&mut o, "spec.foo");
+        remove_path(&mut o, "spec.template.spec.containers[0].imagee");
+        assert_eq!(o, json!({"spec": {"template": {"spec": {"containers": [{"name": "c"}]}}}}));
+    }
 }

@@ -69,7 +69,6 @@ async fn set_replicas(state: &Shared, rp: &ResourcePath, replicas: i64, precondi
         },
         precondition,
         dry_run,
-        true,
     )
     .await?;
     Ok(json_response(StatusCode::OK, &scale_of(&sts), &[]))

@@ -89,54 +89,8 @@ fn decode_body(info: &ResourceInfo, q: &Query, headers: &HeaderMap, body: &[u8])
     let mode = FieldValidation::from_query(q)?;
     let mut obj = parse_object(headers, body)?;
     check_type_meta(info, &mut obj, info.kind, &info.api_version())?;
-    let warnings = field_validation(info, mode, &obj, json_raw(headers, body), true)?;
-    strip_unknown(info, &mut obj, mode);
+    let warnings = field_validation(info, mode, &mut obj, json_raw(headers, body), true)?;
     Ok((obj, warnings))
-}
-
-/// Under `Warn`/`Ignore` unknown fields are dropped, as upstream's decoder does.
-fn strip_unknown(info: &ResourceInfo, obj: &mut Value, mode: FieldValidation) {
-    if mode == FieldValidation::Strict {
-        return;
-    }
-    for path in berth_api::validation::unknown_fields(info.group, info.kind, obj) {
-        remove_path(obj, &path);
-    }
-}
-
-/// Remove a dotted path such as `spec.template.spec.containers[0].imagee`.
-fn remove_path(obj: &mut Value, path: &str) {
-    let mut parts: Vec<String> = Vec::new();
-    for seg in path.split('.') {
-        let mut rest = seg;
-        while let Some(i) = rest.find('[') {
-            if i > 0 {
-                parts.push(rest[..i].to_string());
-            }
-            let end = rest[i..].find(']').map(|e| i + e).unwrap_or(rest.len() - 1);
-            parts.push(rest[i..=end].to_string());
-            rest = &rest[end + 1..];
-        }
-        if !rest.is_empty() {
-            parts.push(rest.to_string());
-        }
-    }
-    let Some((last, parents)) = parts.split_last() else { return };
-    let mut cur = obj;
-    for p in parents {
-        let next = if let Some(idx) = p.strip_prefix('[').and_then(|s| s.strip_suffix(']')) {
-            idx.parse::<usize>().ok().and_then(|i| cur.get_mut(i))
-        } else {
-            cur.get_mut(p.as_str())
-        };
-        match next {
-            Some(n) => cur = n,
-            None => return,
-        }
-    }
-    if let Some(o) = cur.as_object_mut() {
-        o.remove(last.as_str());
-    }
 }
 
 /// What part of the object a write may change.
@@ -192,7 +146,7 @@ pub async fn update(state: &Shared, rp: &ResourcePath, q: &Query, headers: &Head
                 return Err(StatusError::conflict(info.group, info.plural, &name, StatusError::OPTIMISTIC_LOCK));
             }
         }
-        match commit(state, rp, &key, obj.clone(), current, dry_run, true).await {
+        match commit(state, rp, &key, obj.clone(), current, dry_run).await {
             Err(CommitError::Raced) if precondition.is_none() => continue,
             Err(CommitError::Raced) => {
                 return Err(StatusError::conflict(info.group, info.plural, &name, StatusError::OPTIMISTIC_LOCK))
@@ -253,7 +207,6 @@ async fn commit(
     new: Value,
     current: (Value, Revision),
     dry_run: bool,
-    validate: bool,
 ) -> Result<Value, CommitError> {
     let info = rp.info;
     let (old, old_rev) = current;
@@ -274,7 +227,7 @@ async fn commit(
     };
     set_resource_version(&mut new, old_rev);
     let mut errs = strategy::validate_generic_update(&new, &old);
-    if validate && target(rp) != Target::Binding {
+    if target(rp) != Target::Binding {
         errs.extend(berth_api::validation::validate_update(info.group, info.kind, &new, &old));
     }
     if !errs.is_empty() {
@@ -366,11 +319,10 @@ pub async fn patch(state: &Shared, rp: &ResourcePath, q: &Query, headers: &Heade
             return Err(StatusError::bad_request("the patch must produce a JSON object"));
         }
         check_type_meta(info, &mut patched, info.kind, &info.api_version())?;
-        let warnings = field_validation(info, mode, &patched, None, false)?;
-        strip_unknown(info, &mut patched, mode);
+        let warnings = field_validation(info, mode, &mut patched, None, false)?;
         check_identity(rp, &mut patched)?;
         berth_api::defaults::apply_defaults(info.group, info.kind, &mut patched);
-        match commit(state, rp, &key, patched, (current, rev), dry_run, true).await {
+        match commit(state, rp, &key, patched, (current, rev), dry_run).await {
             Ok(out) => return Ok(json_response(StatusCode::OK, &out, &warnings)),
             Err(CommitError::Raced) if patch_rv.is_none() => continue,
             Err(CommitError::Raced) => {
@@ -383,15 +335,13 @@ pub async fn patch(state: &Shared, rp: &ResourcePath, q: &Query, headers: &Heade
 }
 
 /// Change the parent object of a subresource with `mutate` and write it with the update
-/// strategy of `rp` (scale, binding). `validate`: run the kind's update validation (upstream's
-/// binding storage writes the pod directly, without the pod update rules).
+/// strategy of `rp`: the main resource's for scale, the binding's own for `pods/binding`.
 pub async fn update_parent(
     state: &Shared,
     rp: &ResourcePath,
     mutate: impl Fn(&mut Value) -> Result<(), StatusError>,
     precondition: Option<Revision>,
     dry_run: bool,
-    validate: bool,
 ) -> Result<Value, StatusError> {
     let info = rp.info;
     let name = rp.name.clone().unwrap_or_default();
@@ -408,7 +358,7 @@ pub async fn update_parent(
         }
         let mut new = current.clone();
         mutate(&mut new)?;
-        match commit(state, &main, &key, new, (current, rev), dry_run, validate).await {
+        match commit(state, &main, &key, new, (current, rev), dry_run).await {
             Ok(out) => return Ok(out),
             Err(CommitError::Raced) if precondition.is_none() => continue,
             Err(CommitError::Raced) => {
@@ -466,7 +416,6 @@ pub async fn bind(state: &Shared, rp: &ResourcePath, q: &Query, headers: &Header
         },
         None,
         dry_run,
-        false,
     )
     .await?;
     Ok(json_response(
@@ -508,14 +457,6 @@ fn set_pod_condition(pod: &mut Value, type_: &str, status: &str) {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn removes_nested_unknown_paths() {
-        let mut o = json!({"spec": {"foo": 1, "template": {"spec": {"containers": [{"name": "c", "imagee": "x"}]}}}});
-        remove_path(&mut o, "spec.foo");
-        remove_path(&mut o, "spec.template.spec.containers[0].imagee");
-        assert_eq!(o, json!({"spec": {"template": {"spec": {"containers": [{"name": "c"}]}}}}));
-    }
 
     #[test]
     fn merge_and_json_patches() {

@@ -1,4 +1,4 @@
-//! `resource.Quantity` strings → integers, as the scheduler needs them.
+//! `resource.Quantity` strings → integers, for the scheduler (resources) and the volume binder (capacities).
 //!
 //! Grammar (apimachinery `resource.ParseQuantity`): an optionally signed decimal number (`1`,
 //! `0.5`, `.5`, `5.`) followed by at most one suffix: binary SI (`Ki Mi Gi Ti Pi Ei`), decimal SI
