@@ -10,6 +10,7 @@ mod durability;
 mod gc;
 mod kube_client;
 mod statefulset;
+mod statefulset_rules;
 mod statefulset_sim;
 mod scheduler;
 mod simulated_node;
