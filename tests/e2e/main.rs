@@ -13,6 +13,7 @@ mod statefulset;
 mod statefulset_rules;
 mod statefulset_sim;
 mod scheduler;
+mod sim_node_process;
 mod simulated_node;
 mod volume;
 mod walkthrough;

@@ -9,6 +9,8 @@ use std::time::{Duration, Instant};
 
 use clap::{Args, Parser, Subcommand};
 
+mod sim_node;
+
 #[derive(Parser)]
 #[command(name = "berth", version, about = "A small, fast, Kubernetes-API-compatible control plane for stateful workloads")]
 struct Cli {
@@ -22,6 +24,8 @@ enum Command {
     Up(ServerArgs),
     /// Run the control plane (API server and its store) only.
     Server(ServerArgs),
+    /// Run a node that joins a cluster (`--simulated`: a simulated node, see sim_node.rs).
+    Node(sim_node::NodeArgs),
 }
 
 #[derive(Args, Clone)]
@@ -68,6 +72,7 @@ fn main() -> ExitCode {
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("tokio runtime");
     let result = match cli.command {
         Command::Up(args) | Command::Server(args) => runtime.block_on(run_control_plane(args)),
+        Command::Node(args) => runtime.block_on(sim_node::run_simulated_node(args)),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

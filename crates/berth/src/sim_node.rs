@@ -1,0 +1,137 @@
+//! `berth node --simulated`: one simulated node as its own process, joining a cluster over
+//! HTTPS like any kubelet (a kubeconfig, or a server URL with a bearer token). What the node
+//! does is `berth_node::simulated::runner::run`, the same code `berth up --simulated-nodes`
+//! runs in-process; this file only turns flags into a client and a node configuration.
+
+use std::net::IpAddr;
+use std::path::PathBuf;
+
+use berth_node::simulated::runner::{run, sim_node_config, MAX_SIMULATED_NODES};
+use berth_node::simulated::{PodCidr, SimNodeConfig};
+use clap::Args;
+
+#[derive(Args, Clone, Debug)]
+pub struct NodeArgs {
+    /// Run a simulated node: it registers, heartbeats and plays kubelet for the pods bound to
+    /// it without running any process (pods are driven by `sim.berth.dev/*` annotations).
+    #[arg(long)]
+    pub simulated: bool,
+    /// Node name. `sim-<i>` gets the addresses `berth up --simulated-nodes` would give it.
+    #[arg(long)]
+    pub name: String,
+    /// Kubeconfig to reach the API server with (e.g. the `kubeconfig.yaml` `berth up` wrote).
+    #[arg(long, conflicts_with_all = ["server", "token_file"])]
+    pub kubeconfig: Option<PathBuf>,
+    /// API server URL, e.g. https://127.0.0.1:6443 (with --token-file).
+    #[arg(long, requires = "token_file")]
+    pub server: Option<String>,
+    /// File holding the bearer token.
+    #[arg(long, requires = "server")]
+    pub token_file: Option<PathBuf>,
+    /// PEM file of the cluster CA (with --server); without it the system roots are trusted.
+    #[arg(long, requires = "server")]
+    pub ca_file: Option<PathBuf>,
+    /// The node's pod CIDR (spec.podCIDR); required unless the name is `sim-<i>`.
+    #[arg(long)]
+    pub pod_cidr: Option<String>,
+    /// The node's InternalIP as the API shows it; required unless the name is `sim-<i>`.
+    #[arg(long)]
+    pub node_ip: Option<IpAddr>,
+}
+
+/// Run the node until SIGTERM/SIGINT.
+pub async fn run_simulated_node(args: NodeArgs) -> Result<(), String> {
+    if !args.simulated {
+        return Err("berth node: only simulated nodes (--simulated) are available in this build".into());
+    }
+    let cfg = node_config(&args)?;
+    let client = client(&args).await?;
+    eprintln!("berth: simulated node {} (pod CIDR {}, InternalIP {})", cfg.name, cfg.pod_cidr, cfg.internal_ip);
+    run(client, cfg, crate::shutdown_signal()).await;
+    Ok(())
+}
+
+/// The node's configuration: `sim-<i>` defaults, overridden by the address flags.
+fn node_config(args: &NodeArgs) -> Result<SimNodeConfig, String> {
+    let index = args
+        .name
+        .strip_prefix("sim-")
+        .and_then(|i| i.parse::<usize>().ok())
+        .filter(|i| (1..=MAX_SIMULATED_NODES).contains(i));
+    let base = index.map(sim_node_config);
+    let pod_cidr = match (&args.pod_cidr, &base) {
+        (Some(c), _) => PodCidr::parse(c).map_err(|e| format!("--pod-cidr: {e}"))?,
+        (None, Some(b)) => b.pod_cidr,
+        (None, None) => return Err(format!("--pod-cidr is required for node {:?} (only sim-<i> has a default)", args.name)),
+    };
+    let ip = match (args.node_ip, &base) {
+        (Some(ip), _) => ip,
+        (None, Some(b)) => b.internal_ip,
+        (None, None) => return Err(format!("--node-ip is required for node {:?} (only sim-<i> has a default)", args.name)),
+    };
+    Ok(SimNodeConfig::new(args.name.clone(), ip, pod_cidr))
+}
+
+async fn client(args: &NodeArgs) -> Result<kube::Client, String> {
+    if let Some(path) = &args.kubeconfig {
+        let kubeconfig = kube::config::Kubeconfig::read_from(path).map_err(|e| format!("reading {}: {e}", path.display()))?;
+        let config = kube::Config::from_custom_kubeconfig(kubeconfig, &Default::default())
+            .await
+            .map_err(|e| format!("{}: {e}", path.display()))?;
+        return kube::Client::try_from(config).map_err(|e| e.to_string());
+    }
+    let (Some(url), Some(token_file)) = (&args.server, &args.token_file) else {
+        return Err("berth node: give --kubeconfig, or --server with --token-file".into());
+    };
+    let read = |p: &PathBuf| std::fs::read_to_string(p).map_err(|e| format!("reading {}: {e}", p.display()));
+    let token = read(token_file)?.trim().to_string();
+    match &args.ca_file {
+        Some(ca) => berth_runtime::connect(&berth_runtime::ClusterAccess { url: url.clone(), ca_pem: read(ca)?, token })
+            .map_err(|e| e.to_string()),
+        None => {
+            let uri = url.parse().map_err(|_| format!("--server: invalid URL {url:?}"))?;
+            let mut config = kube::Config::new(uri);
+            config.auth_info.token = Some(token.into());
+            kube::Client::try_from(config).map_err(|e| e.to_string())
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        node: NodeArgs,
+    }
+
+    fn parse(args: &[&str]) -> Result<NodeArgs, clap::Error> {
+        Cli::try_parse_from(std::iter::once("node").chain(args.iter().copied())).map(|c| c.node)
+    }
+
+    #[test]
+    fn sim_names_get_the_in_process_addresses() {
+        let a = parse(&["--simulated", "--name", "sim-7", "--kubeconfig", "k"]).unwrap();
+        let cfg = node_config(&a).unwrap();
+        assert_eq!((cfg.pod_cidr.to_string(), cfg.internal_ip.to_string()), ("10.244.7.0/24".into(), "10.250.0.7".into()));
+    }
+
+    #[test]
+    fn other_names_need_addresses() {
+        let a = parse(&["--simulated", "--name", "edge", "--kubeconfig", "k"]).unwrap();
+        assert!(node_config(&a).unwrap_err().contains("--pod-cidr is required"));
+        let a = parse(&["--simulated", "--name", "edge", "--kubeconfig", "k", "--pod-cidr", "10.243.0.0/24", "--node-ip", "10.251.0.1"]).unwrap();
+        let cfg = node_config(&a).unwrap();
+        assert_eq!((cfg.name.as_str(), cfg.pod_cidr.to_string()), ("edge", "10.243.0.0/24".into()));
+    }
+
+    #[test]
+    fn server_needs_a_token_and_excludes_a_kubeconfig() {
+        assert!(parse(&["--simulated", "--name", "sim-1", "--server", "https://x"]).is_err());
+        assert!(parse(&["--simulated", "--name", "sim-1", "--server", "https://x", "--token-file", "t", "--kubeconfig", "k"]).is_err());
+        assert!(parse(&["--simulated", "--name", "sim-1", "--server", "https://x", "--token-file", "t", "--ca-file", "c"]).is_ok());
+    }
+}
