@@ -73,6 +73,11 @@ impl Berth {
     /// Spawn `berth up` and wait until `/readyz` answers 200 over TLS (polling every 1 ms with a
     /// fresh connection) and the `export KUBECONFIG=` line has been printed.
     pub async fn start(berth: &Path, data_dir: &Path) -> Result<(Berth, Startup)> {
+        Self::start_with(berth, data_dir, &[]).await
+    }
+
+    /// [`Berth::start`] with extra `berth up` flags (e.g. `--simulated-nodes 100`).
+    pub async fn start_with(berth: &Path, data_dir: &Path, extra: &[&str]) -> Result<(Berth, Startup)> {
         let addr = free_port()?;
         let spawned = Instant::now();
         let mut child = Command::new(berth)
@@ -81,6 +86,7 @@ impl Berth {
             .arg(data_dir)
             .arg("--listen")
             .arg(addr.to_string())
+            .args(extra)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())

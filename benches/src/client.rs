@@ -116,6 +116,16 @@ impl Conn {
         self.sender.send_request(req).await.map_err(|e| e.to_string())
     }
 
+    /// PATCH `path` with a strategic merge patch; returns status and body.
+    pub async fn send_patch(&mut self, path: &str, patch: String) -> Result<(u16, Bytes)> {
+        let mut req = self.request(Method::PATCH, path, patch)?;
+        req.headers_mut().insert(header::CONTENT_TYPE, header::HeaderValue::from_static("application/strategic-merge-patch+json"));
+        poll_fn(|cx| self.sender.poll_ready(cx)).await.map_err(|e| e.to_string())?;
+        let resp = self.sender.send_request(req).await.map_err(|e| e.to_string())?;
+        let status = resp.status().as_u16();
+        Ok((status, read_body(resp.into_body()).await?))
+    }
+
     /// Send a request and read the whole response body (which also frees the connection for
     /// the next request).
     pub async fn send(&mut self, method: Method, path: &str, body: String) -> Result<(u16, Bytes)> {

@@ -11,6 +11,7 @@ mod disk;
 mod fixedload;
 mod report;
 mod stats;
+mod statefulsets;
 mod timeline;
 mod watch;
 
@@ -24,7 +25,7 @@ use child::{Berth, TempDir};
 use client::Result;
 use report::Report;
 
-const ALL: [&str; 6] = ["coldstart", "rss", "disk", "creates", "fixedload", "watch"];
+const ALL: [&str; 8] = ["coldstart", "rss", "disk", "creates", "fixedload", "watch", "sts-ordered", "sts-parallel"];
 
 #[derive(Parser)]
 #[command(name = "berth-bench", about = "Benchmark `berth up`: cold start, RSS, durable creates, fixed-load latency, watch fan-out")]
@@ -33,7 +34,7 @@ struct Cli {
     #[arg(long, default_value = "target/release/berth")]
     berth: PathBuf,
     /// Run only these measurements (comma-separated or repeated): coldstart, rss, disk,
-    /// creates, fixedload, watch.
+    /// creates, fixedload, watch, sts-ordered, sts-parallel.
     #[arg(long, value_delimiter = ',')]
     only: Vec<String>,
     /// A short smoke run: few cold starts, 1 s load phases, 20 watchers.
@@ -143,6 +144,18 @@ async fn run(cli: &Cli, report: &mut Report) -> Result<()> {
         }
         b.stop().await;
         outcome?;
+    }
+    if cli.wants("sts-ordered") || cli.wants("sts-parallel") {
+        let started = std::time::Instant::now();
+        if cli.wants("sts-ordered") {
+            eprintln!("berth-bench: 100-replica OrderedReady StatefulSet and its rolling update on 100 simulated nodes");
+            statefulsets::ordered(&berth, report).await?;
+        }
+        if cli.wants("sts-parallel") {
+            eprintln!("berth-bench: 1,000-replica Parallel StatefulSet on 100 simulated nodes");
+            statefulsets::parallel(&berth, report).await?;
+        }
+        report.note(statefulsets::elapsed_note(started));
     }
     report.note(format!("load average at end: {}", load_average()));
     Ok(())

@@ -6,6 +6,7 @@
 //! [`Pki`] for the credentials and the admin kubeconfig.
 
 mod admission;
+mod decoded;
 mod discovery;
 mod namespaces;
 mod objects;

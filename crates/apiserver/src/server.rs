@@ -73,6 +73,7 @@ pub async fn start(cfg: ServerConfig) -> Result<RunningServer, String> {
         admin_token: pki.admin_token.clone(),
         ready: Default::default(),
         ip_alloc: Default::default(),
+        decoded: Default::default(),
     });
     crate::namespaces::bootstrap(&state).await.map_err(|e| e.to_string())?;
     state.ready.store(true, Ordering::SeqCst);

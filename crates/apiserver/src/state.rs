@@ -16,6 +16,8 @@ pub struct ApiState {
     pub ready: AtomicBool,
     /// Serializes cluster-IP allocation so two creates never pick the same address.
     pub ip_alloc: tokio::sync::Mutex<()>,
+    /// Watch events' objects, decoded once for all watch streams.
+    pub decoded: crate::decoded::DecodedCache,
 }
 
 pub type Shared = Arc<ApiState>;

@@ -5,6 +5,7 @@
 //! DELETED; BOOKMARK events when asked for.
 
 use std::convert::Infallible;
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::body::Body;
@@ -18,7 +19,8 @@ use serde_json::{json, Value};
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
 
-use crate::objects::{self, decode, list_prefix};
+use crate::decoded::{Decoded, DecodedCache};
+use crate::objects::{self, list_prefix};
 use crate::request::{Query, Representation, ResourcePath};
 use crate::rest::list_all;
 use crate::state::{store_error, Shared};
@@ -50,6 +52,15 @@ impl Encoder {
         let mut line = serde_json::to_vec(&json!({"type": kind, "object": object})).expect("JSON values always serialize");
         line.push(b'\n');
         Bytes::from(line)
+    }
+
+    /// [`Encoder::frame`] for a shared decoded object: a plain-object watch splices the
+    /// object's cached serialization into the event line (same bytes as `frame`).
+    fn frame_decoded(&mut self, kind: &str, obj: &Decoded) -> Bytes {
+        if !matches!(self.repr, Representation::Object) {
+            return self.frame(kind, &obj.value);
+        }
+        Bytes::from(object_line(kind, obj.json()))
     }
 
     fn bookmark(&mut self, rev: Revision, initial_events_end: bool) -> Bytes {
@@ -125,8 +136,8 @@ pub async fn serve(state: Shared, rp: ResourcePath, q: Query, repr: Representati
                     ev = stream.next() => match ev {
                         Some(Ok(ev)) => {
                             last_rev = ev.revision();
-                            match translate(&ev, &matches) {
-                                Ok(Some((kind, obj))) => enc.frame(kind, &obj),
+                            match translate(&state.decoded, &ev, &matches) {
+                                Ok(Some((kind, obj))) => enc.frame_decoded(kind, &obj),
                                 Ok(None) => continue,
                                 Err(e) => enc.frame("ERROR", &StatusError::internal(e).to_status()),
                             }
@@ -156,18 +167,34 @@ pub async fn serve(state: Shared, rp: ResourcePath, q: Query, repr: Representati
         .expect("static response parts are valid"))
 }
 
-/// The event a watcher with `matches` sees for one store event, if any.
-fn translate(ev: &berth_store::WatchEvent, matches: &impl Fn(&Value) -> bool) -> Result<Option<(&'static str, Value)>, String> {
-    let cur = decode(&ev.kv)?;
+/// `{"type":<kind>,"object":<object>}` and a newline, from the serialized object.
+fn object_line(kind: &str, object: &[u8]) -> Vec<u8> {
+    let mut line = Vec::with_capacity(object.len() + 32);
+    line.extend_from_slice(b"{\"type\":");
+    line.extend_from_slice(&serde_json::to_vec(kind).expect("strings serialize"));
+    line.extend_from_slice(b",\"object\":");
+    line.extend_from_slice(object);
+    line.extend_from_slice(b"}\n");
+    line
+}
+
+/// The event a watcher with `matches` sees for one store event, if any. Objects are decoded
+/// through the shared cache.
+fn translate(
+    cache: &DecodedCache,
+    ev: &berth_store::WatchEvent,
+    matches: &impl Fn(&Value) -> bool,
+) -> Result<Option<(&'static str, Arc<Decoded>)>, String> {
+    let cur = cache.get(&ev.kv)?;
     Ok(match ev.kind {
-        EventKind::Created => matches(&cur).then_some(("ADDED", cur)),
-        EventKind::Deleted => matches(&cur).then_some(("DELETED", cur)),
+        EventKind::Created => matches(&cur.value).then_some(("ADDED", cur)),
+        EventKind::Deleted => matches(&cur.value).then_some(("DELETED", cur)),
         EventKind::Updated => {
             let prev_matched = match &ev.prev {
-                Some(p) => matches(&decode(p)?),
+                Some(p) => matches(&cache.get(p)?.value),
                 None => true,
             };
-            match (prev_matched, matches(&cur)) {
+            match (prev_matched, matches(&cur.value)) {
                 (true, true) => Some(("MODIFIED", cur)),
                 (false, true) => Some(("ADDED", cur)),
                 (true, false) => Some(("DELETED", cur)),
@@ -188,15 +215,24 @@ mod tests {
     }
 
     #[test]
+    fn spliced_event_lines_are_the_encoded_ones() {
+        let obj = json!({"kind": "Pod", "metadata": {"name": "a", "resourceVersion": "7"}, "spec": {"x": [1, "é\n"]}});
+        let mut want = serde_json::to_vec(&json!({"type": "MODIFIED", "object": obj})).unwrap();
+        want.push(b'\n');
+        assert_eq!(object_line("MODIFIED", &serde_json::to_vec(&obj).unwrap()), want);
+    }
+
+    #[test]
     fn objects_leaving_the_selector_are_deleted_for_the_watcher() {
         let matches = |o: &Value| o.pointer("/metadata/labels/app") == Some(&json!("web"));
         let ev = WatchEvent { kind: EventKind::Updated, kv: kv(3, json!({"app": "db"})), prev: Some(kv(2, json!({"app": "web"}))) };
-        assert_eq!(translate(&ev, &matches).unwrap().unwrap().0, "DELETED");
+        let cache = DecodedCache::default();
+        assert_eq!(translate(&cache, &ev, &matches).unwrap().unwrap().0, "DELETED");
         let ev = WatchEvent { kind: EventKind::Updated, kv: kv(4, json!({"app": "web"})), prev: Some(kv(3, json!({"app": "db"}))) };
-        let (kind, obj) = translate(&ev, &matches).unwrap().unwrap();
+        let (kind, obj) = translate(&cache, &ev, &matches).unwrap().unwrap();
         assert_eq!(kind, "ADDED");
-        assert_eq!(obj["metadata"]["resourceVersion"], "4");
+        assert_eq!(obj.value["metadata"]["resourceVersion"], "4");
         let ev = WatchEvent { kind: EventKind::Created, kv: kv(5, json!({"app": "db"})), prev: None };
-        assert!(translate(&ev, &matches).unwrap().is_none());
+        assert!(translate(&cache, &ev, &matches).unwrap().is_none());
     }
 }

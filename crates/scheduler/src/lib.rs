@@ -52,6 +52,7 @@ use k8s_openapi::api::storage::v1::StorageClass;
 
 pub mod interpod;
 pub mod node_affinity;
+pub mod placed;
 pub mod ports;
 /// Quantities come from `berth_api`, shared with the volume controller.
 pub use berth_api::quantity;
@@ -67,7 +68,8 @@ pub mod volumes;
 mod tests;
 
 pub use quantity::{Quantity, QuantityError};
-pub use schedule::schedule;
+pub use placed::Placed;
+pub use schedule::{schedule, schedule_placed};
 
 /// Everything the decision reads. Order of `nodes` does not matter (ties break by name).
 #[derive(Debug, Clone, Default)]

@@ -60,6 +60,21 @@ impl Resource {
         }
     }
 
+    /// Take back what [`Resource::add`] added (a pod leaving its node).
+    pub fn sub(&mut self, other: &Resource) {
+        self.milli_cpu -= other.milli_cpu;
+        self.memory -= other.memory;
+        self.ephemeral_storage -= other.ephemeral_storage;
+        self.allowed_pod_number -= other.allowed_pod_number;
+        for (k, v) in &other.scalar {
+            let e = self.scalar.entry(k.clone()).or_default();
+            *e -= v;
+            if *e == 0 {
+                self.scalar.remove(k);
+            }
+        }
+    }
+
     fn max_with(&mut self, other: &Resource) {
         self.milli_cpu = self.milli_cpu.max(other.milli_cpu);
         self.memory = self.memory.max(other.memory);

@@ -48,7 +48,7 @@ use serde::de::DeserializeOwned;
 use tokio::sync::{mpsc, watch};
 use tokio::task::AbortHandle;
 
-use crate::{schedule, ClusterSnapshot, Decision, DEFAULT_SCHEDULER_NAME};
+use crate::{schedule_placed, ClusterSnapshot, Decision, DEFAULT_SCHEDULER_NAME};
 
 pub mod binder;
 pub mod cache;
@@ -255,9 +255,9 @@ impl Scheduler {
                 if let Some(listed) = self.relisted.as_mut() {
                     listed.insert(pod_key(&pod));
                 }
-                self.on_pod_apply(&pod, now);
+                self.on_pod_apply(pod, now);
             }
-            watcher::Event::Apply(pod) => self.on_pod_apply(&pod, now),
+            watcher::Event::Apply(pod) => self.on_pod_apply(pod, now),
             watcher::Event::Delete(pod) => self.on_pod_gone(&pod_key(&pod), now),
             watcher::Event::InitDone => {
                 self.synced.insert(Kind::Pods);
@@ -271,34 +271,34 @@ impl Scheduler {
         }
     }
 
-    fn on_pod_apply(&mut self, pod: &Pod, now: Instant) {
-        let key = pod_key(pod);
+    fn on_pod_apply(&mut self, pod: Pod, now: Instant) {
+        let key = pod_key(&pod);
         let before = self.seen_pods.get(&key).copied();
-        let occupies = occupies_node(pod);
-        if is_assigned(pod) {
+        let occupies = occupies_node(&pod);
+        if is_assigned(&pod) {
             // Bound (by us or anyone): the watch cache counts it from now on.
             self.queue.remove(&key);
-            self.cache.confirm(&key);
         }
         match (before.is_some_and(|b| b.occupies_node), occupies) {
             (false, true) => self.queue.on_change(ClusterChange::AssignedPodAdded, now),
             (true, false) => self.queue.on_change(ClusterChange::PodFreed, now),
             _ => {}
         }
-        let fingerprint = is_pending(pod).then(|| pod_fingerprint(pod));
+        let fingerprint = is_pending(&pod).then(|| pod_fingerprint(&pod));
         match fingerprint {
-            Some(fp) if before.and_then(|b| b.fingerprint) != Some(fp) => self.queue.add(key.clone(), priority(pod), now),
+            Some(fp) if before.and_then(|b| b.fingerprint) != Some(fp) => self.queue.add(key.clone(), priority(&pod), now),
             Some(_) => {}
             // Being deleted, finished, gated, another scheduler's, or assigned.
             None => self.queue.remove(&key),
         }
         self.seen_pods.insert(key, SeenPod { occupies_node: occupies, fingerprint });
+        self.cache.pod_applied(Arc::new(pod));
     }
 
     fn on_pod_gone(&mut self, key: &PodKey, now: Instant) {
         let before = self.seen_pods.remove(key);
         self.queue.remove(key);
-        self.cache.forget(key);
+        self.cache.pod_gone(key);
         if let Some(task) = self.binding.remove(key) {
             task.abort();
         }
@@ -334,10 +334,12 @@ impl Scheduler {
         {
             store.state().into_iter().map(|o| (*o).clone()).collect()
         }
-        self.cache.snapshot(owned(&self.nodes), owned(&self.pods), owned(&self.pvcs), owned(&self.pvs), owned(&self.storage_classes))
+        // Pods are not copied: the cache keeps them placed per node, event by event.
+        self.cache.snapshot(owned(&self.nodes), owned(&self.pvcs), owned(&self.pvs), owned(&self.storage_classes))
     }
 
-    /// Attempt queued pods, one snapshot for the whole burst (assumptions keep it current).
+    /// Attempt queued pods, one snapshot of nodes and volumes for the whole burst
+    /// (assumptions keep it and the placed pods current).
     fn schedule_some(&mut self) {
         self.queue.flush_unschedulable(Instant::now());
         let mut snapshot: Option<ClusterSnapshot> = None;
@@ -359,7 +361,7 @@ impl Scheduler {
     }
 
     fn attempt(&mut self, key: PodKey, pod: Arc<Pod>, snapshot: &mut ClusterSnapshot) {
-        match schedule(&pod, snapshot) {
+        match schedule_placed(&pod, snapshot, self.cache.placed()) {
             Decision::Bind { node, claims_to_bind, claims_to_provision } => {
                 let namespace = key.namespace.clone();
                 let claim_refs = claims_to_bind

@@ -1,12 +1,14 @@
 //! One scheduling cycle: skip checks, PreFilter, Filter per node, diagnosis or scoring
 //! (`schedule_one.go` `schedulePod` / `findNodesThatFitPod`).
 
-use std::collections::{BTreeSet, HashMap};
+use std::borrow::Cow;
+use std::collections::BTreeSet;
 
 use k8s_openapi::api::core::v1::{Node, Pod};
 
 use crate::interpod::InterPodState;
 use crate::node_affinity::{self, node_name};
+use crate::placed::{pod_name, Placed};
 use crate::ports::{self, HostPort};
 use crate::resources::{self, Resource};
 use crate::score::{self, NodeScore};
@@ -22,9 +24,9 @@ const NO_NODES_AVAILABLE: &str = "no nodes available to schedule pods";
 struct NodeInfo<'a> {
     node: &'a Node,
     pods: Vec<&'a Pod>,
-    requested: Resource,
-    non_zero_requested: Resource,
-    used_ports: Vec<HostPort>,
+    requested: Cow<'a, Resource>,
+    non_zero_requested: Cow<'a, Resource>,
+    used_ports: Cow<'a, [HostPort]>,
 }
 
 fn skip_reason(pod: &Pod) -> Option<SkipReason> {
@@ -51,34 +53,50 @@ fn is_finished(pod: &Pod) -> bool {
     matches!(pod.status.as_ref().and_then(|s| s.phase.as_deref()), Some("Succeeded" | "Failed"))
 }
 
-fn same_pod(a: &Pod, b: &Pod) -> bool {
-    a.metadata.namespace == b.metadata.namespace && a.metadata.name == b.metadata.name
-}
-
-/// Group assigned, unfinished pods by node (the scheduler's informer excludes finished pods).
-fn node_infos<'a>(pod: &Pod, snapshot: &'a ClusterSnapshot) -> Vec<NodeInfo<'a>> {
-    let mut by_node: HashMap<&str, Vec<&Pod>> = HashMap::new();
-    for p in &snapshot.pods {
-        let Some(node) = p.spec.as_ref().and_then(|s| s.node_name.as_deref()).filter(|n| !n.is_empty()) else { continue };
-        if is_finished(p) || same_pod(p, pod) {
-            continue;
-        }
-        by_node.entry(node).or_default().push(p);
-    }
+/// The nodes with what is placed on them. The pod being scheduled never counts against
+/// itself (it can only be placed here as a stale assumption).
+fn node_infos<'a>(pod: &Pod, snapshot: &'a ClusterSnapshot, placed: &'a Placed) -> Vec<NodeInfo<'a>> {
+    let own = pod_name(pod);
+    let own_node = placed.node_of(&own);
     snapshot
         .nodes
         .iter()
         .map(|node| {
-            let pods = by_node.remove(node_name(node)).unwrap_or_default();
-            let mut requested = Resource::default();
-            let mut non_zero_requested = Resource::default();
-            let mut used_ports = Vec::new();
-            for p in &pods {
-                requested.add(&resources::pod_requests(p));
-                non_zero_requested.add(&resources::pod_non_zero_requests(p));
-                used_ports.extend(ports::host_ports(p));
+            let name = node_name(node);
+            let Some(usage) = placed.node(name) else {
+                return NodeInfo {
+                    node,
+                    pods: Vec::new(),
+                    requested: Cow::Owned(Resource::default()),
+                    non_zero_requested: Cow::Owned(Resource::default()),
+                    used_ports: Cow::Owned(Vec::new()),
+                };
+            };
+            if own_node == Some(name) {
+                // Rare: recount this node without the pod.
+                let mut without = Placed::new();
+                for (k, p) in &usage.pods {
+                    if *k != own {
+                        without.set(p.clone());
+                    }
+                }
+                let u = without.node(name).cloned().unwrap_or_default();
+                let pods = usage.pods.iter().filter(|(k, _)| **k != own).map(|(_, p)| p.as_ref()).collect();
+                return NodeInfo {
+                    node,
+                    pods,
+                    requested: Cow::Owned(u.requested),
+                    non_zero_requested: Cow::Owned(u.non_zero_requested),
+                    used_ports: Cow::Owned(u.used_ports),
+                };
             }
-            NodeInfo { node, pods, requested, non_zero_requested, used_ports }
+            NodeInfo {
+                node,
+                pods: usage.pods.values().map(|p| p.as_ref()).collect(),
+                requested: Cow::Borrowed(&usage.requested),
+                non_zero_requested: Cow::Borrowed(&usage.non_zero_requested),
+                used_ports: Cow::Borrowed(&usage.used_ports),
+            }
         })
         .collect()
 }
@@ -151,7 +169,14 @@ fn unschedulable(pod: &Pod, diagnosis: Diagnosis) -> Decision {
 }
 
 /// Decide where `pod` goes. See the crate docs for the meaning of each [`Decision`].
+/// `snapshot.pods` are the placed pods (indexed here for this one decision).
 pub fn schedule(pod: &Pod, snapshot: &ClusterSnapshot) -> Decision {
+    schedule_placed(pod, snapshot, &Placed::from_pods(&snapshot.pods))
+}
+
+/// [`schedule`] with the placed pods kept by the caller ([`Placed`], updated per watch event
+/// and assumption) instead of `snapshot.pods`, which is ignored.
+pub fn schedule_placed(pod: &Pod, snapshot: &ClusterSnapshot, placed: &Placed) -> Decision {
     if let Some(reason) = skip_reason(pod) {
         return Decision::Skip(reason);
     }
@@ -209,7 +234,7 @@ pub fn schedule(pod: &Pod, snapshot: &ClusterSnapshot) -> Decision {
         .then(|| Status::unresolvable(format!("node(s) didn't satisfy plugin(s) [{}]", narrowing_plugins.join(" "))));
 
     // Filter.
-    let infos = node_infos(pod, snapshot);
+    let infos = node_infos(pod, snapshot, placed);
     let inter_pod = InterPodState::new(pod, infos.iter().map(|i| (i.node, i.pods.as_slice())));
     let facts = PodFacts { requests: resources::pod_requests(pod), ports: ports::host_ports(pod), claims, inter_pod };
     let mut node_statuses = Vec::new();
