@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use hyper::Method;
 use serde_json::{json, Value};
 
-use crate::child::{Berth, TempDir};
+use crate::child::{cpu_time, Berth, TempDir};
 use crate::client::{Conn, Result};
 use crate::report::Report;
 use crate::stats::fmt_dur;
@@ -53,13 +53,22 @@ async fn get_json(conn: &mut Conn, path: &str) -> Result<Value> {
     serde_json::from_slice(&body).map_err(|e| e.to_string())
 }
 
-/// Poll until `done(set)` holds; returns when it first did.
+/// Poll until `done(set)` holds; returns when it first did, and when `status.replicas`
+/// (pods created) first reached `spec.replicas`.
 async fn wait_set(conn: &mut Conn, name: &str, done: impl Fn(&Value) -> bool) -> Result<Instant> {
+    Ok(wait_set_phases(conn, name, done).await?.0)
+}
+
+async fn wait_set_phases(conn: &mut Conn, name: &str, done: impl Fn(&Value) -> bool) -> Result<(Instant, Option<Instant>)> {
     let start = Instant::now();
+    let mut all_created = None;
     loop {
         let set = get_json(conn, &format!("{SETS}/{name}")).await?;
+        if all_created.is_none() && set["status"]["replicas"] == set["spec"]["replicas"] {
+            all_created = Some(Instant::now());
+        }
         if done(&set) {
-            return Ok(Instant::now());
+            return Ok((Instant::now(), all_created));
         }
         if start.elapsed() > TIMEOUT {
             return Err(format!("statefulset {name} not done within {TIMEOUT:?}: status {}", set["status"]));
@@ -118,8 +127,10 @@ fn mb(kb: u64) -> String {
 pub async fn ordered(berth: &Path, report: &mut Report) -> Result<()> {
     let (b, _dir, mut conn) = start_cluster(berth, "sts-ordered").await?;
     let outcome = async {
+        let cpu = cpu_time(b.pid)?;
         let t = create(&mut conn, set_body("ord", 100, "OrderedReady")).await?;
         let done = wait_set(&mut conn, "ord", |s| ready(s, 100)).await?;
+        report.row("  berth CPU time (all threads) over that", fmt_dur(cpu_time(b.pid)?.saturating_sub(cpu)), "");
         report.row("100-replica OrderedReady set, 100 sim nodes: create → 100 Ready", fmt_dur(done - t), "≤ 3 s");
 
         let patch = json!({"spec": {"template": {"spec": {"containers": [{"name": "c", "image": "luksa/kubia-pet-peers"}]}}}}).to_string();
@@ -151,9 +162,14 @@ pub async fn parallel(berth: &Path, report: &mut Report) -> Result<()> {
     let (b, _dir, mut conn) = start_cluster(berth, "sts-parallel").await?;
     let outcome = async {
         let before = b.memory()?;
+        let cpu = cpu_time(b.pid)?;
         let t = create(&mut conn, set_body("par", 1000, "Parallel")).await?;
-        let done = wait_set(&mut conn, "par", |s| ready(s, 1000)).await?;
+        let (done, created) = wait_set_phases(&mut conn, "par", |s| ready(s, 1000)).await?;
         report.row("1,000-replica Parallel set, 100 sim nodes: create → 1,000 Ready", fmt_dur(done - t), "≤ 5 s");
+        let created = created.map(|c| fmt_dur(c - t)).unwrap_or_else(|| "?".into());
+        report.row("  of which: create → status.replicas 1,000 (all pods created)", created, "");
+        report.row("  berth CPU time (all threads) over that", fmt_dur(cpu_time(b.pid)?.saturating_sub(cpu)), "");
+        report.note(timeline(&get_json(&mut conn, "/api/v1/namespaces/default/pods").await?));
         tokio::time::sleep(Duration::from_secs(2)).await;
         let after = b.memory()?;
         report.row(
@@ -169,6 +185,31 @@ pub async fn parallel(berth: &Path, report: &mut Report) -> Result<()> {
     }
     b.stop().await;
     outcome
+}
+
+/// Seconds since the first pod's creation at which half / all pods were created, scheduled
+/// and Ready (timestamps have whole seconds), to show which stage is slow.
+fn timeline(pods: &Value) -> String {
+    let secs = |t: &Value| t.as_str().and_then(|s| chrono::DateTime::parse_from_rfc3339(s).ok()).map(|d| d.timestamp());
+    let condition = |p: &Value, ty: &str| {
+        p["status"]["conditions"].as_array().and_then(|cs| cs.iter().find(|c| c["type"] == ty)).and_then(|c| secs(&c["lastTransitionTime"]))
+    };
+    let items = pods["items"].as_array().cloned().unwrap_or_default();
+    let mut stages: Vec<(&str, Vec<i64>)> = vec![
+        ("created", items.iter().filter_map(|p| secs(&p["metadata"]["creationTimestamp"])).collect()),
+        ("scheduled", items.iter().filter_map(|p| condition(p, "PodScheduled")).collect()),
+        ("ready", items.iter().filter_map(|p| condition(p, "Ready")).collect()),
+    ];
+    let t0 = stages[0].1.iter().min().copied().unwrap_or(0);
+    let parts: Vec<String> = stages
+        .iter_mut()
+        .map(|(name, v)| {
+            v.sort_unstable();
+            let at = |q: usize| v.get((v.len() * q / 100).min(v.len().saturating_sub(1))).map(|t| t - t0).unwrap_or(-1);
+            format!("{name} p50 {} s / max {} s", at(50), at(100))
+        })
+        .collect();
+    format!("timeline (whole seconds after the first pod): {}", parts.join("; "))
 }
 
 pub fn elapsed_note(started: Instant) -> String {

@@ -32,6 +32,7 @@ pub struct NodeUsage {
 #[derive(Debug, Clone)]
 struct Entry {
     node: String,
+    anti_affinity: bool,
     requests: Resource,
     non_zero: Resource,
     ports: Vec<HostPort>,
@@ -41,6 +42,10 @@ struct Entry {
 pub struct Placed {
     entries: HashMap<PodName, Entry>,
     nodes: HashMap<String, NodeUsage>,
+    /// Placed pods with required pod anti-affinity terms (upstream's
+    /// `HavePodsWithRequiredAntiAffinityList`): while there are none, a pod without affinity
+    /// terms of its own needs no look at the other pods.
+    with_required_anti_affinity: usize,
 }
 
 pub fn pod_name(pod: &Pod) -> PodName {
@@ -49,6 +54,16 @@ pub fn pod_name(pod: &Pod) -> PodName {
 
 fn assigned_node(pod: &Pod) -> Option<&str> {
     pod.spec.as_ref().and_then(|s| s.node_name.as_deref()).filter(|n| !n.is_empty())
+}
+
+/// The pod has required pod anti-affinity terms.
+pub fn has_required_anti_affinity(pod: &Pod) -> bool {
+    pod.spec
+        .as_ref()
+        .and_then(|s| s.affinity.as_ref())
+        .and_then(|a| a.pod_anti_affinity.as_ref())
+        .and_then(|a| a.required_during_scheduling_ignored_during_execution.as_ref())
+        .is_some_and(|t| !t.is_empty())
 }
 
 fn is_finished(pod: &Pod) -> bool {
@@ -94,6 +109,7 @@ impl Placed {
         }
         let entry = Entry {
             node: node.clone(),
+            anti_affinity: has_required_anti_affinity(&pod),
             requests: resources::pod_requests(&pod),
             non_zero: resources::pod_non_zero_requests(&pod),
             ports: ports::host_ports(&pod),
@@ -103,12 +119,14 @@ impl Placed {
         usage.non_zero_requested.add(&entry.non_zero);
         usage.used_ports.extend(entry.ports.iter().cloned());
         usage.pods.insert(key.clone(), pod);
+        self.with_required_anti_affinity += entry.anti_affinity as usize;
         self.entries.insert(key, entry);
     }
 
     /// The pod is gone (or no longer holds anything).
     pub fn remove(&mut self, key: &PodName) {
         let Some(entry) = self.entries.remove(key) else { return };
+        self.with_required_anti_affinity -= entry.anti_affinity as usize;
         let Some(usage) = self.nodes.get_mut(&entry.node) else { return };
         usage.pods.remove(key);
         if usage.pods.is_empty() {
@@ -131,6 +149,11 @@ impl Placed {
     /// The node the pod is placed on, if any.
     pub fn node_of(&self, key: &PodName) -> Option<&str> {
         self.entries.get(key).map(|e| e.node.as_str())
+    }
+
+    /// Placed pods with required pod anti-affinity terms.
+    pub fn with_required_anti_affinity(&self) -> usize {
+        self.with_required_anti_affinity
     }
 
     pub fn len(&self) -> usize {

@@ -112,6 +112,11 @@ struct Scheduler {
     node_fingerprints: HashMap<String, u64>,
     synced: HashSet<Kind>,
     binding: HashMap<PodKey, AbortHandle>,
+    /// Nodes and volume objects (with the volume assumptions) as the last burst left them,
+    /// reused until a node changes in a way that matters (fingerprint), a volume object
+    /// changes or an assumption is dropped: copying every node per burst was most of the
+    /// scheduler's CPU with pods arriving one by one.
+    snapshot: Option<ClusterSnapshot>,
 }
 
 /// Watch `api` into a reflector store in a task that forwards each event through `forward`.
@@ -201,6 +206,7 @@ pub async fn run(client: kube::Client, shutdown: impl Future<Output = ()>) {
         node_fingerprints: HashMap::new(),
         synced: HashSet::new(),
         binding: HashMap::new(),
+        snapshot: None,
     };
 
     let mut shutdown = std::pin::pin!(shutdown);
@@ -239,6 +245,7 @@ impl Scheduler {
             Msg::Pod(event) => self.on_pod_event(event, now),
             Msg::Node(event) => self.on_node_event(event, now),
             Msg::Volume { kind, synced } => {
+                self.snapshot = None;
                 if synced {
                     self.synced.insert(kind);
                 }
@@ -298,6 +305,9 @@ impl Scheduler {
     fn on_pod_gone(&mut self, key: &PodKey, now: Instant) {
         let before = self.seen_pods.remove(key);
         self.queue.remove(key);
+        if self.cache.is_assumed(key) {
+            self.snapshot = None; // its volume assumptions go
+        }
         self.cache.pod_gone(key);
         if let Some(task) = self.binding.remove(key) {
             task.abort();
@@ -313,14 +323,18 @@ impl Scheduler {
                 let name = node.metadata.name.clone().unwrap_or_default();
                 let fp = node_fingerprint(&node);
                 if self.node_fingerprints.insert(name, fp) != Some(fp) {
+                    self.snapshot = None;
                     self.queue.on_change(ClusterChange::NodeOrVolume, now);
                 }
             }
             watcher::Event::Delete(node) => {
+                self.snapshot = None;
                 self.node_fingerprints.remove(node.metadata.name.as_deref().unwrap_or(""));
             }
             watcher::Event::Init => {}
             watcher::Event::InitDone => {
+                // A relist may have dropped nodes without delete events.
+                self.snapshot = None;
                 self.synced.insert(Kind::Nodes);
             }
         }
@@ -338,11 +352,11 @@ impl Scheduler {
         self.cache.snapshot(owned(&self.nodes), owned(&self.pvcs), owned(&self.pvs), owned(&self.storage_classes))
     }
 
-    /// Attempt queued pods, one snapshot of nodes and volumes for the whole burst
-    /// (assumptions keep it and the placed pods current).
+    /// Attempt queued pods against the kept snapshot of nodes and volumes (assumptions keep
+    /// it and the placed pods current).
     fn schedule_some(&mut self) {
         self.queue.flush_unschedulable(Instant::now());
-        let mut snapshot: Option<ClusterSnapshot> = None;
+        let mut snapshot: Option<ClusterSnapshot> = self.snapshot.take();
         for _ in 0..MAX_ATTEMPTS_PER_TURN {
             let Some(key) = self.queue.pop(Instant::now()) else { break };
             let pod = match self.pods.get(&ObjectRef::new(&key.name).within(&key.namespace)) {
@@ -358,6 +372,7 @@ impl Scheduler {
             let snap = snapshot.as_mut().expect("just built");
             self.attempt(key, pod, snap);
         }
+        self.snapshot = snapshot;
     }
 
     fn attempt(&mut self, key: PodKey, pod: Arc<Pod>, snapshot: &mut ClusterSnapshot) {
@@ -409,14 +424,17 @@ impl Scheduler {
             BindOutcome::Bound => self.queue.remove(&key),
             BindOutcome::Conflict(message) => {
                 tracing::debug!(pod = %key, %message, "binding conflict: the pod is someone else's now");
+                self.snapshot = None;
                 self.cache.forget(&key);
                 self.queue.remove(&key);
             }
             BindOutcome::Gone => {
+                self.snapshot = None;
                 self.cache.forget(&key);
                 self.queue.remove(&key);
             }
             BindOutcome::Failed(message) => {
+                self.snapshot = None;
                 self.cache.forget(&key);
                 if !self.queue.contains(&key) {
                     return; // deleted or bound meanwhile

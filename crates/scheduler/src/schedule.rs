@@ -8,7 +8,7 @@ use k8s_openapi::api::core::v1::{Node, Pod};
 
 use crate::interpod::InterPodState;
 use crate::node_affinity::{self, node_name};
-use crate::placed::{pod_name, Placed};
+use crate::placed::{has_required_anti_affinity, pod_name, Placed};
 use crate::ports::{self, HostPort};
 use crate::resources::{self, Resource};
 use crate::score::{self, NodeScore};
@@ -137,6 +137,16 @@ fn filter_node(pod: &Pod, facts: &PodFacts<'_>, info: &NodeInfo<'_>, snapshot: &
     Ok(volumes)
 }
 
+/// The pod has required pod affinity or anti-affinity terms.
+fn has_pod_affinity_terms(pod: &Pod) -> bool {
+    let affinity = pod.spec.as_ref().and_then(|s| s.affinity.as_ref());
+    let affinity_terms = affinity
+        .and_then(|a| a.pod_affinity.as_ref())
+        .and_then(|a| a.required_during_scheduling_ignored_during_execution.as_ref())
+        .is_some_and(|t| !t.is_empty());
+    affinity_terms || has_required_anti_affinity(pod)
+}
+
 /// The controller owner's UID (`metav1.GetControllerOf`).
 fn controller_uid(pod: &Pod) -> Option<&str> {
     pod.metadata.owner_references.iter().flatten().find(|r| r.controller == Some(true)).map(|r| r.uid.as_str())
@@ -235,7 +245,13 @@ pub fn schedule_placed(pod: &Pod, snapshot: &ClusterSnapshot, placed: &Placed) -
 
     // Filter.
     let infos = node_infos(pod, snapshot, placed);
-    let inter_pod = InterPodState::new(pod, infos.iter().map(|i| (i.node, i.pods.as_slice())));
+    // Without affinity terms of its own and with no placed pod holding anti-affinity terms,
+    // no pod can matter to the InterPodAffinity filter: skip the walk over every placed pod.
+    let inter_pod = if !has_pod_affinity_terms(pod) && placed.with_required_anti_affinity() == 0 {
+        InterPodState::new(pod, std::iter::empty())
+    } else {
+        InterPodState::new(pod, infos.iter().map(|i| (i.node, i.pods.as_slice())))
+    };
     let facts = PodFacts { requests: resources::pod_requests(pod), ports: ports::host_ports(pod), claims, inter_pod };
     let mut node_statuses = Vec::new();
     let mut feasible: Vec<(&NodeInfo<'_>, NodeVolumes)> = Vec::new();

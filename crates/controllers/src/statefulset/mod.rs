@@ -49,9 +49,9 @@
 //!
 //! # Deliberate differences from upstream
 //! - Upstream performs calls while deciding and re-reads nothing in between; a plan is decided
-//!   up front from the same cached view, so the outcome is the same call sequence. Upstream's
-//!   Parallel batches run concurrently; a plan runs them in sequence and stops at the first
-//!   failure (a subset of what upstream would have done; the next sync continues).
+//!   up front from the same cached view, so the outcome is the same call sequence. A
+//!   Parallel set's creations and scale-down deletions are listed in sequence; the executor
+//!   runs them in upstream's concurrent slow-start batches (see `batches`).
 //! - The current and update revision names are computed before creating the revision, and
 //!   name collisions with observed revisions are resolved up front.
 //! - `status.conditions` are carried over (upstream writes a fresh status that drops them).
@@ -66,6 +66,7 @@
 //! - `rollingUpdate.maxUnavailable` is honoured when present (upstream: only with the alpha
 //!   gate; berth's API server drops the field on create as upstream does with the gate off).
 
+mod batches;
 mod claims;
 mod control;
 mod gojson;

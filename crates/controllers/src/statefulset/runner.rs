@@ -13,12 +13,18 @@ use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams, Preconditions
 use kube::runtime::watcher;
 use kube::ResourceExt;
 
-use super::{sync, Action, ErrorKind, Event, EventType, Step, SyncInput};
+use futures::StreamExt;
+
+use super::{batches, sync, Action, ErrorKind, Event, EventType, Step, SyncInput};
 
 /// How long a sync waits for its caches to show the controller's own last writes.
 const CACHE_SYNC_WAIT: Duration = Duration::from_secs(2);
 /// Syncs running at once (on different sets), as upstream's `--concurrent-statefulset-syncs`.
 const WORKERS: usize = 5;
+/// Calls of one slow-start batch in flight at once: each is a request on its own connection,
+/// and the API server's group commit makes them cheap together; more would only open more
+/// TLS connections.
+const MAX_CONCURRENT_CALLS: usize = 32;
 
 type Key = (String, String);
 
@@ -188,6 +194,7 @@ impl Controller {
     /// One sync of one set. Ok(Some(d)): sync again after `d`.
     async fn sync_one(&self, key: &Key) -> Result<Option<Duration>, String> {
         let (ns, name) = key;
+        let started = std::time::Instant::now();
         // Decide from caches that include everything this controller wrote so far.
         let w = &self.last_write;
         for ok in [
@@ -229,6 +236,7 @@ impl Controller {
         let revisions: Vec<ControllerRevision> =
             self.revisions.state().iter().filter(|p| in_ns(&p.namespace())).map(|p| (**p).clone()).collect();
         let plan = sync(&SyncInput { set: &set, pods: &pods, claims: &claims, revisions: &revisions, now: chrono::Utc::now() });
+        let decided = started.elapsed();
 
         let set_ref = ObjectReference {
             api_version: Some("apps/v1".into()),
@@ -242,13 +250,8 @@ impl Controller {
         for step in &plan.prelude {
             self.perform(ns, &set_ref, step).await?;
         }
-        let mut failure = None;
-        for step in &plan.steps {
-            if let Err(e) = self.perform(ns, &set_ref, step).await {
-                failure = Some(e);
-                break;
-            }
-        }
+        let parallel = set.spec.as_ref().and_then(|s| s.pod_management_policy.as_deref()) == Some("Parallel");
+        let mut failure = self.perform_steps(ns, &set_ref, &plan.steps, parallel).await.err();
         if let Some(status) = &plan.status {
             self.write_status(ns, name, status.clone()).await?;
         }
@@ -258,10 +261,47 @@ impl Controller {
                 break;
             }
         }
+        tracing::debug!(
+            namespace = %ns, set = %name, pods = pods.len(), steps = plan.steps.len(),
+            decide_ms = decided.as_millis() as u64, total_ms = started.elapsed().as_millis() as u64,
+            "statefulset synced"
+        );
         match failure {
             Some(e) => Err(e),
             None => Ok(plan.requeue_after),
         }
+    }
+
+    /// Perform a plan's `steps` until the first failure. A Parallel set's pod creations and
+    /// scale-down deletions run concurrently in slow-start batches (1, 2, 4, …), as upstream's
+    /// `slowStartBatch`: a batch with a failure is the last one started.
+    async fn perform_steps(&self, ns: &str, set_ref: &ObjectReference, steps: &[Step], parallel: bool) -> Result<(), String> {
+        for group in batches::group(steps, parallel) {
+            match group {
+                batches::Group::Single(i) => self.perform(ns, set_ref, &steps[i]).await?,
+                batches::Group::Batch(units) => {
+                    let mut rest = units.as_slice();
+                    for size in batches::batch_sizes(units.len()) {
+                        let (batch, later) = rest.split_at(size);
+                        rest = later;
+                        let results: Vec<Result<(), String>> = futures::stream::iter(batch.iter().cloned())
+                            .map(|unit| async move {
+                                for step in &steps[unit] {
+                                    self.perform(ns, set_ref, step).await?;
+                                }
+                                Ok(())
+                            })
+                            .buffer_unordered(MAX_CONCURRENT_CALLS)
+                            .collect()
+                            .await;
+                        if let Some(e) = results.into_iter().find_map(Result::err) {
+                            return Err(e);
+                        }
+                    }
+                }
+            }
+        }
+        Ok(())
     }
 
     fn record(&self, set_ref: &ObjectReference, e: &Event) {
