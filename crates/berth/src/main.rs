@@ -165,9 +165,14 @@ async fn start_controllers(
     if args.simulated_nodes > berth_node::simulated::runner::MAX_SIMULATED_NODES {
         return Err(format!("--simulated-nodes: at most {}", berth_node::simulated::runner::MAX_SIMULATED_NODES));
     }
+    // In-process nodes share one pod watch instead of one field-selected watch each.
+    let feed = (args.simulated_nodes > 0).then(|| berth_node::simulated::runner::PodFeed::spawn(client.clone()));
     for i in 1..=args.simulated_nodes {
         let cfg = berth_node::simulated::runner::sim_node_config(i);
-        tasks.push(tokio::spawn(berth_node::simulated::runner::run(client.clone(), cfg, std::future::pending())));
+        let (client, feed) = (client.clone(), feed.clone().expect("nodes > 0"));
+        tasks.push(tokio::spawn(async move {
+            berth_node::simulated::runner::run_on_feed(client, cfg, &feed, std::future::pending()).await
+        }));
     }
     if args.simulated_nodes > 0 {
         eprintln!("berth: {} simulated node(s) sim-1…sim-{}", args.simulated_nodes, args.simulated_nodes);

@@ -91,10 +91,21 @@ impl PodWorker {
     }
 
     /// Watch this node's pods and drive them forever.
-    pub async fn run(mut self) {
+    pub async fn run(self) {
         let api: Api<Pod> = Api::all(self.client.clone());
         let config = watcher::Config::default().fields(&format!("spec.nodeName={}", self.cfg.name));
-        let mut events = watcher(api, config).default_backoff().boxed();
+        let events = watcher(api, config).default_backoff().boxed();
+        self.run_with(events).await
+    }
+
+    /// Drive the node's pods from a [`super::feed::PodFeed`] subscription instead of a watch
+    /// of its own.
+    pub async fn run_on_feed(self, mut rx: super::feed::Receiver) {
+        let events = futures::stream::poll_fn(move |cx| rx.poll_recv(cx)).map(Ok).boxed();
+        self.run_with(events).await
+    }
+
+    async fn run_with(mut self, mut events: futures::stream::BoxStream<'static, Result<watcher::Event<Pod>, watcher::Error>>) {
         loop {
             tokio::select! {
                 ev = events.next() => match ev {
