@@ -2,6 +2,7 @@
 //! existence and shape (OrderedReady one at a time, Parallel all at once), scale down from the
 //! highest ordinal, then roll out the update revision.
 
+use std::borrow::Cow;
 use std::collections::HashSet;
 
 use chrono::{DateTime, Utc};
@@ -81,42 +82,44 @@ impl<'a> Control<'a> {
         // Partition: replicas[ord - start] for in-range ordinals, the rest (valid) condemned.
         let (start, end) = (start_ordinal(set), end_ordinal(set));
         let count = replicas(set).max(0) as usize;
-        let mut slots: Vec<Option<Pod>> = vec![None; count];
-        let mut condemned: Vec<Pod> = Vec::new();
+        // Borrowed, not copied: a sync over a thousand pods runs on every pod event.
+        let mut slots: Vec<Option<&Pod>> = vec![None; count];
+        let mut condemned: Vec<&Pod> = Vec::new();
         for pod in pods {
             if in_ordinal_range(set, pod) {
                 let idx = (ordinal(pod) - start) as usize;
                 // Two names can parse to one ordinal ("web-1", "web-01"); keep the first seen.
                 if slots[idx].is_none() {
-                    slots[idx] = Some((*pod).clone());
+                    slots[idx] = Some(*pod);
                 }
             } else if ordinal(pod) >= 0 {
-                condemned.push((*pod).clone());
+                condemned.push(*pod);
             }
         }
-        let replica_pods: Vec<Pod> = (start..=end)
+        let replica_pods: Vec<Cow<Pod>> = (start..=end)
             .zip(slots)
-            .map(|(ord, slot)| slot.unwrap_or_else(|| self.new_versioned_pod(ord)))
+            .map(|(ord, slot)| slot.map_or_else(|| Cow::Owned(self.new_versioned_pod(ord)), Cow::Borrowed))
             .collect();
         condemned.sort_by_key(|p| std::cmp::Reverse(ordinal(p)));
 
         // `firstUnhealthyPod`: the first unhealthy replica, else the lowest unhealthy condemned.
         let first_unhealthy = replica_pods
             .iter()
+            .map(|p| p.as_ref())
             .find(|p| !is_healthy(p))
-            .or_else(|| condemned.iter().rev().find(|p| !is_healthy(p)))
+            .or_else(|| condemned.iter().rev().copied().find(|p| !is_healthy(p)))
             .map(ordinal);
 
         let mut steps = Vec::new();
         let recount = |status: &mut StatefulSetStatus| {
-            status::count(status, replica_pods.iter().chain(&condemned), self.min_ready_seconds, self.now)
+            status::count(status, replica_pods.iter().map(|p| p.as_ref()).chain(condemned.iter().copied()), self.min_ready_seconds, self.now)
         };
         if set.metadata.deletion_timestamp.is_some() {
             return (steps, status);
         }
 
         for pod in &replica_pods {
-            let flow = self.process_replica(pod, view, &mut steps);
+            let flow = self.process_replica(pod.as_ref(), view, &mut steps);
             if flow == Flow::Failed || (self.monotonic && flow == Flow::Blocked) {
                 recount(&mut status);
                 return (steps, status);
@@ -125,13 +128,13 @@ impl<'a> Control<'a> {
 
         // Fix the claims of condemned pods before deleting them, so the garbage collector
         // removes the right ones.
-        for pod in &condemned {
+        for &pod in &condemned {
             if !claims_match_retention_policy(&self.update_set, pod, view) {
                 steps.extend(update_pod_claims_for_retention(&self.update_set, pod, view, None));
             }
         }
 
-        for pod in &condemned {
+        for &pod in &condemned {
             if is_terminating(pod) {
                 if self.monotonic {
                     recount(&mut status);

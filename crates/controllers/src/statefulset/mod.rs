@@ -8,7 +8,7 @@
 //!
 //! pub struct SyncInput<'a> {
 //!     pub set: &'a StatefulSet,                        // from the informer cache
-//!     pub pods: &'a [Pod],                             // every pod of the set's namespace
+//!     pub pods: &'a [Arc<Pod>],                        // the namespace's pods (shared with the cache)
 //!     pub claims: &'a [PersistentVolumeClaim],         // every claim of the namespace
 //!     pub revisions: &'a [ControllerRevision],         // every revision of the namespace
 //!     pub now: DateTime<Utc>,
@@ -81,6 +81,7 @@ pub mod runner;
 mod status;
 mod update;
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -98,8 +99,9 @@ pub use revision::HASH_LABEL as CONTROLLER_REVISION_HASH_LABEL;
 #[derive(Debug, Clone)]
 pub struct SyncInput<'a> {
     pub set: &'a StatefulSet,
-    /// All pods of the set's namespace.
-    pub pods: &'a [Pod],
+    /// All pods of the set's namespace (or at least every pod the set owns and every orphan),
+    /// shared with the informer cache rather than copied: a sync runs on every pod event.
+    pub pods: &'a [Arc<Pod>],
     /// All PersistentVolumeClaims of the set's namespace.
     pub claims: &'a [PersistentVolumeClaim],
     /// All ControllerRevisions of the set's namespace.

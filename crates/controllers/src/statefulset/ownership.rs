@@ -4,6 +4,7 @@
 //! controlled by someone else is ignored.
 
 use std::collections::HashSet;
+use std::sync::Arc;
 
 use k8s_openapi::api::apps::v1::{ControllerRevision, StatefulSet};
 use k8s_openapi::api::core::v1::Pod;
@@ -36,11 +37,11 @@ fn adopt_patch(set: &StatefulSet, uid: &str) -> Value {
 }
 
 /// `claimObject` for every pod of the namespace, with the filter `isMemberOf`.
-pub fn claim_pods<'a>(set: &StatefulSet, selector: &LabelSelector, pods: &'a [Pod]) -> ClaimedPods<'a> {
+pub fn claim_pods<'a>(set: &StatefulSet, selector: &LabelSelector, pods: &'a [Arc<Pod>]) -> ClaimedPods<'a> {
     let deleting = set.metadata.deletion_timestamp.is_some();
     let matches = |p: &Pod| selector.matches(&labels_map(&p.metadata)) && is_member_of(set, p);
     let mut claimed = ClaimedPods { pods: Vec::new(), steps: Vec::new(), adopted: HashSet::new() };
-    for pod in pods {
+    for pod in pods.iter().map(|p| p.as_ref()) {
         let uid = pod.metadata.uid.clone().unwrap_or_default();
         let name = pod_name_of(pod).to_string();
         match controller_of(&pod.metadata) {

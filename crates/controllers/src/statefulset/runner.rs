@@ -224,13 +224,7 @@ impl Controller {
             Some(o) => Some(&o.uid) == set_uid.as_ref(),
             None => true,
         };
-        let pods: Vec<Pod> = self
-            .pods
-            .state()
-            .iter()
-            .filter(|p| in_ns(&p.namespace()) && ours_or_orphan(p))
-            .map(|p| (**p).clone())
-            .collect();
+        let pods: Vec<Arc<Pod>> = self.pods.state().into_iter().filter(|p| in_ns(&p.namespace()) && ours_or_orphan(p)).collect();
         let claims: Vec<PersistentVolumeClaim> =
             self.claims.state().iter().filter(|p| in_ns(&p.namespace())).map(|p| (**p).clone()).collect();
         let revisions: Vec<ControllerRevision> =

@@ -1,6 +1,8 @@
 //! The RollingUpdate strategy: replace outdated pods from the highest ordinal down to the
 //! partition, one at a time (or up to `maxUnavailable` when the field is set).
 
+use std::borrow::Cow;
+
 use k8s_openapi::api::apps::v1::{StatefulSet, StatefulSetStatus};
 use k8s_openapi::api::core::v1::Pod;
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
@@ -24,7 +26,8 @@ use super::podstate::{is_created, is_healthy, is_terminating};
 /// One deliberate difference: a pod this sync has only planned to create (not yet in the API)
 /// is never a deletion target; upstream could delete such a just-created pod in Parallel mode
 /// when `rollingUpdate` is nil.
-pub fn rolling_update(set: &StatefulSet, replicas_: &[Pod], update_revision: &str, status: &mut StatefulSetStatus) -> Vec<Step> {
+pub fn rolling_update(set: &StatefulSet, replicas_: &[Cow<Pod>], update_revision: &str, status: &mut StatefulSetStatus) -> Vec<Step> {
+    let replicas_: Vec<&Pod> = replicas_.iter().map(|p| p.as_ref()).collect();
     let ru = set.spec.as_ref().and_then(|s| s.update_strategy.as_ref()).and_then(|u| u.rolling_update.as_ref());
     let partition = ru.and_then(|r| r.partition).unwrap_or(0).max(0) as usize;
     let outdated = |p: &Pod| is_created(p) && pod_revision(p) != update_revision && !is_terminating(p);
@@ -36,7 +39,7 @@ pub fn rolling_update(set: &StatefulSet, replicas_: &[Pod], update_revision: &st
 
     match ru.and_then(|r| r.max_unavailable.as_ref()) {
         None => {
-            for pod in replicas_.iter().skip(partition).rev() {
+            for &pod in replicas_.iter().skip(partition).rev() {
                 if outdated(pod) {
                     delete(pod, status);
                     break;
@@ -51,7 +54,7 @@ pub fn rolling_update(set: &StatefulSet, replicas_: &[Pod], update_revision: &st
             let unavailable = replicas_.iter().filter(|p| !is_healthy(p)).count() as i32;
             if unavailable < max_unavailable {
                 let mut budget = max_unavailable - unavailable;
-                for pod in replicas_.iter().skip(partition).rev() {
+                for &pod in replicas_.iter().skip(partition).rev() {
                     if budget == 0 {
                         break;
                     }

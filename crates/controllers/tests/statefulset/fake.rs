@@ -97,6 +97,7 @@ impl Cluster {
 
     pub fn plan(&self) -> SyncPlan {
         let (pods, claims, revisions) = self.input_vectors();
+        let pods: Vec<std::sync::Arc<Pod>> = pods.into_iter().map(std::sync::Arc::new).collect();
         sync(&SyncInput { set: &self.set, pods: &pods, claims: &claims, revisions: &revisions, now: self.now })
     }
 
