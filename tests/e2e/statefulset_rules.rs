@@ -315,9 +315,12 @@ fn an_unready_pod_halts_ordered_ready_but_not_parallel() {
     assert!(eventually(Duration::from_secs(30), || sorted_names(&c, "ord") == ["ord-0"]), "{:?}", sorted_names(&c, "ord"));
 }
 
+/// (event type, pod name, pod uid) of each watch event, in order.
+type WatchLog = Arc<Mutex<Vec<(String, String, String)>>>;
+
 /// Watch events of pods (`kubectl get pods -w --output-watch-events -o json`), collected in
-/// the background as (type, name, uid).
-fn watch_pods(c: &Cluster, cache: &tempfile::TempDir) -> (std::process::Child, Arc<Mutex<Vec<(String, String, String)>>>) {
+/// the background.
+fn watch_pods(c: &Cluster, cache: &tempfile::TempDir) -> (std::process::Child, WatchLog) {
     let mut child = Command::new(kubectl_binary())
         .arg("--kubeconfig")
         .arg(c.kubeconfig())

@@ -20,7 +20,12 @@
 //!     Skip(SkipReason),
 //! }
 //! pub fn schedule(pod: &Pod, snapshot: &ClusterSnapshot) -> Decision;
+//! pub fn schedule_placed(pod: &Pod, snapshot: &ClusterSnapshot, placed: &Placed) -> Decision;
 //! ```
+//!
+//! `schedule` indexes `snapshot.pods` for one decision; `schedule_placed` takes the placed pods
+//! from a [`Placed`] index the caller keeps up to date per pod event (the runner does, so an
+//! attempt costs in proportion to the nodes, not the pods) and ignores `snapshot.pods`.
 //!
 //! * `Bind`: before binding the pod, the binder sets `spec.claimRef` of each PV in
 //!   `claims_to_bind` to its claim (pod's namespace) and annotates each claim in

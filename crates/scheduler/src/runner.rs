@@ -79,8 +79,9 @@ enum Kind {
 const ALL_KINDS: [Kind; 5] = [Kind::Pods, Kind::Nodes, Kind::Claims, Kind::Volumes, Kind::StorageClasses];
 
 enum Msg {
-    Pod(watcher::Event<Pod>),
-    Node(watcher::Event<Node>),
+    /// Boxed: pods and nodes are large next to the other messages.
+    Pod(Box<watcher::Event<Pod>>),
+    Node(Box<watcher::Event<Node>>),
     /// A PVC, PV or StorageClass event: `synced` for the end of a (re)list.
     Volume { kind: Kind, synced: bool },
     Bound { key: PodKey, outcome: BindOutcome },
@@ -161,13 +162,13 @@ pub async fn run(client: kube::Client, shutdown: impl Future<Output = ()>) {
     let pods = {
         let tx = tx.clone();
         spawn_reflector(Api::<Pod>::all(client.clone()), &mut tasks, move |e| {
-            let _ = tx.send(Msg::Pod(e));
+            let _ = tx.send(Msg::Pod(Box::new(e)));
         })
     };
     let nodes = {
         let tx = tx.clone();
         spawn_reflector(Api::<Node>::all(client.clone()), &mut tasks, move |e| {
-            let _ = tx.send(Msg::Node(e));
+            let _ = tx.send(Msg::Node(Box::new(e)));
         })
     };
     let pvcs = spawn_reflector(
@@ -242,8 +243,8 @@ impl Scheduler {
     fn handle(&mut self, msg: Msg) {
         let now = Instant::now();
         match msg {
-            Msg::Pod(event) => self.on_pod_event(event, now),
-            Msg::Node(event) => self.on_node_event(event, now),
+            Msg::Pod(event) => self.on_pod_event(*event, now),
+            Msg::Node(event) => self.on_node_event(*event, now),
             Msg::Volume { kind, synced } => {
                 self.snapshot = None;
                 if synced {
@@ -341,9 +342,9 @@ impl Scheduler {
     }
 
     fn build_snapshot(&mut self) -> ClusterSnapshot {
-        fn owned<K: Clone>(store: &Store<K>) -> Vec<K>
+        fn owned<K>(store: &Store<K>) -> Vec<K>
         where
-            K: Resource + 'static,
+            K: Resource + Clone + 'static,
             K::DynamicType: Eq + Hash + Clone,
         {
             store.state().into_iter().map(|o| (*o).clone()).collect()

@@ -108,7 +108,7 @@ mod tests {
         // A claim creation not followed by its pod (a Pending pod's missing claim) and a
         // rolling-update delete are performed alone.
         let steps = [claim(), fail(), delete(DeleteReason::Update), pod()];
-        assert_eq!(group(&steps, true), [Group::Single(0), Group::Single(1), Group::Single(2), Group::Batch(vec![3..4])]);
+        assert_eq!(group(&steps, true), [Group::Single(0), Group::Single(1), Group::Single(2), Group::Batch(std::iter::once(3..4).collect())]);
     }
 
     #[test]
