@@ -9,6 +9,8 @@ use std::time::{Duration, Instant};
 
 use clap::{Args, Parser, Subcommand};
 
+mod node_cmd;
+
 #[derive(Parser)]
 #[command(name = "berth", version, about = "A small, fast, Kubernetes-API-compatible control plane for stateful workloads")]
 struct Cli {
@@ -22,6 +24,9 @@ enum Command {
     Up(ServerArgs),
     /// Run the control plane (API server and its store) only.
     Server(ServerArgs),
+    /// Node-agent commands (built-in images, the pod runtime's helper processes).
+    #[command(flatten)]
+    Node(node_cmd::NodeCommand),
 }
 
 #[derive(Args, Clone)]
@@ -68,6 +73,10 @@ fn main() -> ExitCode {
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("tokio runtime");
     let result = match cli.command {
         Command::Up(args) | Command::Server(args) => runtime.block_on(run_control_plane(args)),
+        Command::Node(cmd) => {
+            drop(runtime);
+            node_cmd::run(cmd)
+        }
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
