@@ -47,6 +47,13 @@ struct ServerArgs {
     /// kubelet for the pods bound to them, without running processes.
     #[arg(long, default_value_t = 0)]
     simulated_nodes: usize,
+    /// Real node agents to start (`node-1…node-N`), each its own supervised process running
+    /// pods as namespaced processes (needs root and iproute2).
+    #[arg(long, default_value_t = 0)]
+    nodes: usize,
+    /// Range the real nodes' pod CIDRs (/24 each) come from. Simulated nodes use 10.244.0.0/16.
+    #[arg(long, default_value = "10.245.0.0/16")]
+    cluster_cidr: String,
     /// Components not to run, comma-separated: statefulset, scheduler, gc, volume (for tests that run
     /// their own copy, or to run a component elsewhere).
     #[arg(long, value_delimiter = ',', value_name = "COMPONENTS")]
@@ -124,12 +131,14 @@ async fn run_control_plane(args: ServerArgs) -> Result<(), String> {
     eprintln!("berth: API server listening on {} (TLS, token auth)", server.url());
     wait_ready(&server).await?;
     let controllers = start_controllers(&server, &args).await?;
+    let nodes = node_cmd::start_nodes(args.nodes, &data_dir, &server.url(), &args.cluster_cidr)?;
     eprintln!("berth: ready in {} ms", started.elapsed().as_millis());
     // The one line on stdout, so scripts can `eval "$(berth up | head -1)"`-style consume it.
     println!("export KUBECONFIG={}", kubeconfig.display());
 
     shutdown_signal().await;
     eprintln!("berth: shutting down");
+    node_cmd::stop_nodes(nodes).await;
     for c in controllers {
         c.abort();
     }

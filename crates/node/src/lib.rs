@@ -28,4 +28,6 @@
 //! Host-port conflicts are rejected at admission (`Failed`, reason `NodePorts`).
 //! Annotations: see [`simulated::annotations`].
 
+pub mod agent;
+pub mod process;
 pub mod simulated;

@@ -51,18 +51,25 @@ pub const MAX_SIMULATED_NODES: usize = 6 * 256 - 1;
 /// Run one simulated node until `shutdown` resolves. Never fails: API errors are logged and
 /// retried as a kubelet retries them.
 pub async fn run(client: Client, cfg: SimNodeConfig, shutdown: impl Future<Output = ()>) {
+    let pods = pods::PodWorker::new(client.clone(), cfg.clone()).run();
+    run_node(client, &cfg, pods, shutdown).await
+}
+
+/// What every berth node does, simulated or real: register the Node, renew its Lease, keep
+/// its status fresh, and run `pods` (the node's pod worker) — until `shutdown` resolves.
+pub async fn run_node(client: Client, cfg: &SimNodeConfig, pods: impl Future<Output = ()>, shutdown: impl Future<Output = ()>) {
     let work = async {
         let nodes: Api<Node> = Api::all(client.clone());
-        let node = node_status::register(&nodes, &cfg).await;
+        let node = node_status::register(&nodes, cfg).await;
         let leases: Api<Lease> = Api::namespaced(client.clone(), NODE_LEASE_NAMESPACE);
         tokio::join!(
             node_lease::keep_lease_renewed(&leases, &cfg.name, lease_owner_reference(&node)),
             node_status::keep_status_fresh(&nodes, &cfg.name),
-            pods::PodWorker::new(client.clone(), cfg.clone()).run(),
+            pods,
         );
     };
     tokio::select! {
-        () = shutdown => tracing::info!(node = %cfg.name, "simulated node stopping"),
+        () = shutdown => tracing::info!(node = %cfg.name, "node stopping"),
         () = work => {}
     }
 }

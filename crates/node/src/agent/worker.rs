@@ -1,0 +1,602 @@
+//! One pod's worker on a real node (like the kubelet's pod worker): creates the sandbox,
+//! starts, watches, probes and restarts the containers, reports status, and on deletion stops
+//! everything and issues the final DELETE. Its state is in `pods/<uid>/` so that a new agent
+//! re-adopts running pods instead of restarting them.
+
+use std::collections::BTreeMap;
+use std::net::Ipv4Addr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use k8s_openapi::api::core::v1::{Container, ContainerStateTerminated, Pod, PodCondition, PodStatus};
+use kube::api::{Api, DeleteParams, Patch, PatchParams, Preconditions};
+use serde::{Deserialize, Serialize};
+use tokio::sync::{mpsc, watch};
+use tokio::time::Instant;
+
+use super::launch::{self, Started, StartError};
+use super::status::{self, CState, View};
+use super::{probes, NodeCtx};
+use crate::process::procs;
+use crate::process::sandbox;
+use crate::simulated::annotations::format_go_duration;
+use crate::simulated::conditions::{is_terminal_phase, PHASE_FAILED, PHASE_SUCCEEDED};
+use crate::simulated::containers::restart_backoff;
+use crate::simulated::time_public::from_time;
+
+/// What a container's `state.json` keeps across agent restarts.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+struct Persisted {
+    restart_count: i32,
+    running: Option<(i32, i32, DateTime<Utc>)>,
+    last: Option<ContainerStateTerminated>,
+}
+
+struct Ctr {
+    spec: Container,
+    restart_count: i32,
+    state: CState,
+    last: Option<ContainerStateTerminated>,
+    ready: bool,
+    started: bool,
+    /// Distinguishes this instance's exit and probe messages from an earlier one's.
+    instance: u64,
+    running: Option<Started>,
+    probes: Vec<tokio::task::JoinHandle<()>>,
+    next_start: Option<Instant>,
+    pull_failures: u32,
+}
+
+pub enum Msg {
+    Exited { name: String, instance: u64 },
+    Probe(probes::Result_),
+}
+
+pub struct PodWorker {
+    ctx: Arc<NodeCtx>,
+    uid: String,
+    dir: PathBuf,
+    pod: watch::Receiver<Option<Pod>>,
+    tx: mpsc::UnboundedSender<Msg>,
+    rx: mpsc::UnboundedReceiver<Msg>,
+    sandbox: Option<(i32, Ipv4Addr)>,
+    sandbox_retry: Option<Instant>,
+    volumes: Option<BTreeMap<String, PathBuf>>,
+    ctrs: Vec<Ctr>,
+    last_written: Option<PodStatus>,
+    next_instance: u64,
+    start_time: DateTime<Utc>,
+}
+
+fn pod_uid(p: &Pod) -> String {
+    p.metadata.uid.clone().unwrap_or_default()
+}
+
+impl PodWorker {
+    pub fn new(ctx: Arc<NodeCtx>, pod: watch::Receiver<Option<Pod>>) -> PodWorker {
+        let first = pod.borrow().clone().expect("a worker starts with a pod");
+        let uid = pod_uid(&first);
+        let dir = ctx.state_dir.join("pods").join(&uid);
+        let (tx, rx) = mpsc::unbounded_channel();
+        let ctrs = first.spec.as_ref().map(|s| s.containers.clone()).unwrap_or_default().into_iter().map(|spec| Ctr {
+            spec,
+            restart_count: 0,
+            state: CState::Waiting { reason: "ContainerCreating".into(), message: None },
+            last: None,
+            ready: false,
+            started: false,
+            instance: 0,
+            running: None,
+            probes: Vec::new(),
+            next_start: None,
+            pull_failures: 0,
+        });
+        PodWorker {
+            ctx,
+            uid,
+            dir,
+            pod,
+            tx,
+            rx,
+            sandbox: None,
+            sandbox_retry: None,
+            volumes: None,
+            ctrs: ctrs.collect(),
+            last_written: first.status.clone(),
+            next_instance: 1,
+            start_time: Utc::now(),
+        }
+    }
+
+    fn cdir(&self, name: &str) -> PathBuf {
+        self.dir.join("containers").join(name)
+    }
+
+    fn name(&self) -> String {
+        let p = self.pod.borrow();
+        p.as_ref().map(|p| format!("{}/{}", p.metadata.namespace.clone().unwrap_or_default(), p.metadata.name.clone().unwrap_or_default())).unwrap_or_default()
+    }
+
+    pub async fn run(mut self) {
+        self.adopt();
+        loop {
+            if self.sync().await {
+                return;
+            }
+            let wake = self.next_wake();
+            tokio::select! {
+                r = self.pod.changed() => if r.is_err() {
+                    // The manager is gone (agent stopping): leave the pod running.
+                    return;
+                },
+                Some(m) = self.rx.recv() => self.on_msg(m).await,
+                () = tokio::time::sleep_until(wake.unwrap_or_else(|| Instant::now() + Duration::from_secs(3600))) => {}
+            }
+        }
+    }
+
+    fn next_wake(&self) -> Option<Instant> {
+        self.ctrs.iter().filter_map(|c| c.next_start).chain(self.sandbox_retry).min()
+    }
+
+    /// Take over what a previous agent left running for this pod.
+    fn adopt(&mut self) {
+        let Some(pid) = procs::read_pid(&sandbox::pid_file(&self.dir)) else { return };
+        if !procs::alive(pid) {
+            return;
+        }
+        let Some(ip) = self.ctx.ipam.held_by(&self.uid) else { return };
+        self.sandbox = Some((pid, ip));
+        let api_statuses = self.pod.borrow().as_ref().and_then(|p| p.status.as_ref()?.container_statuses.clone()).unwrap_or_default();
+        if let Some(t) = self.pod.borrow().as_ref().and_then(|p| p.status.as_ref()?.start_time.clone()) {
+            self.start_time = from_time(&t);
+        }
+        for i in 0..self.ctrs.len() {
+            let name = self.ctrs[i].spec.name.clone();
+            let Ok(b) = std::fs::read(self.cdir(&name).join("state.json")) else { continue };
+            let Ok(p) = serde_json::from_slice::<Persisted>(&b) else { continue };
+            let instance = self.next_instance;
+            self.next_instance += 1;
+            let c = &mut self.ctrs[i];
+            c.restart_count = p.restart_count;
+            c.last = p.last;
+            c.instance = instance;
+            if let Some((shim_pid, pid, at)) = p.running {
+                let api = api_statuses.iter().find(|s| s.name == name);
+                c.state = CState::Running { started_at: at };
+                c.running = Some(Started { shim_pid, pid });
+                c.ready = api.is_some_and(|s| s.ready);
+                c.started = api.is_none_or(|s| s.started != Some(false)) || c.spec.startup_probe.is_none();
+                self.watch_instance(i);
+            }
+        }
+        tracing::info!(pod = %self.name(), "re-adopted running pod");
+    }
+
+    fn persist(&self, i: usize) {
+        let c = &self.ctrs[i];
+        let running = match (&c.state, c.running) {
+            (CState::Running { started_at }, Some(s)) => Some((s.shim_pid, s.pid, *started_at)),
+            _ => None,
+        };
+        let p = Persisted { restart_count: c.restart_count, running, last: c.last.clone() };
+        let dir = self.cdir(&c.spec.name);
+        let _ = std::fs::create_dir_all(&dir);
+        let tmp = dir.join("state.json.tmp");
+        if std::fs::write(&tmp, serde_json::to_vec(&p).unwrap_or_default()).is_ok() {
+            let _ = std::fs::rename(tmp, dir.join("state.json"));
+        }
+    }
+
+    /// Exit watcher and probes of container `i`'s running instance.
+    fn watch_instance(&mut self, i: usize) {
+        let c = &mut self.ctrs[i];
+        let Some(s) = c.running else { return };
+        let (tx, name, instance) = (self.tx.clone(), c.spec.name.clone(), c.instance);
+        c.probes.push(tokio::spawn(async move {
+            procs::wait_exit(s.shim_pid).await;
+            let _ = tx.send(Msg::Exited { name, instance });
+        }));
+        let ip = self.sandbox.map(|(_, ip)| ip.to_string()).unwrap_or_default();
+        let (ptx, pname, pinst) = (self.tx.clone(), c.spec.name.clone(), c.instance);
+        let (fwd_tx, mut fwd_rx) = mpsc::unbounded_channel();
+        c.probes.extend(probes::spawn(&c.spec, pinst, ip, s.pid, fwd_tx));
+        c.probes.push(tokio::spawn(async move {
+            while let Some(r) = fwd_rx.recv().await {
+                let _ = ptx.send(Msg::Probe(r));
+            }
+            let _ = pname;
+        }));
+        if c.spec.readiness_probe.is_none() {
+            c.ready = true;
+        }
+        if c.spec.startup_probe.is_none() {
+            c.started = true;
+        }
+    }
+
+    fn event(&self, type_: berth_runtime::EventType, reason: &str, message: &str) {
+        if let Some(p) = self.pod.borrow().as_ref() {
+            self.ctx.recorder.record(super::object_ref(p), type_, reason, message);
+        }
+    }
+
+    async fn on_msg(&mut self, m: Msg) {
+        match m {
+            Msg::Exited { name, instance } => {
+                let Some(i) = self.ctrs.iter().position(|c| c.spec.name == name && c.instance == instance) else { return };
+                if self.ctrs[i].running.is_some() {
+                    self.exited(i);
+                }
+            }
+            Msg::Probe(r) => {
+                let Some(i) = self.ctrs.iter().position(|c| c.spec.name == r.container && c.instance == r.instance) else { return };
+                let c = &mut self.ctrs[i];
+                match r.kind {
+                    probes::Kind::Readiness => c.ready = r.ok,
+                    probes::Kind::Startup => c.started = r.ok,
+                    probes::Kind::Liveness => {}
+                }
+                if !r.ok {
+                    let kind = format!("{:?}", r.kind);
+                    self.event(berth_runtime::EventType::Warning, "Unhealthy", &format!("{kind} probe failed: {}", r.message));
+                    if matches!(r.kind, probes::Kind::Liveness | probes::Kind::Startup) {
+                        let c = &self.ctrs[i];
+                        let msg = format!("Container {} failed {} probe, will be restarted", c.spec.name, kind.to_lowercase());
+                        self.event(berth_runtime::EventType::Normal, "Killing", &msg);
+                        if let Some(s) = c.running {
+                            let grace = self.grace(None);
+                            tokio::spawn(launch::stop(s, grace));
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    fn grace(&self, pod: Option<&Pod>) -> Duration {
+        let p = self.pod.borrow();
+        let pod = pod.or(p.as_ref());
+        let secs = pod
+            .and_then(|p| p.metadata.deletion_grace_period_seconds.or(p.spec.as_ref()?.termination_grace_period_seconds))
+            .unwrap_or(30);
+        Duration::from_secs(secs.max(0) as u64)
+    }
+
+    fn restart_policy(&self) -> String {
+        self.pod.borrow().as_ref().and_then(|p| p.spec.as_ref()?.restart_policy.clone()).unwrap_or_else(|| "Always".into())
+    }
+
+    /// Container `i`'s running instance ended: record it, and schedule a restart per
+    /// restartPolicy with the CrashLoopBackOff back-off.
+    fn exited(&mut self, i: usize) {
+        let restart_policy = self.restart_policy();
+        let (name, restart) = (self.ctrs[i].spec.name.clone(), self.ctrs[i].restart_count);
+        let rec = launch::exit_record(&self.cdir(&name), restart);
+        let finished = DateTime::parse_from_rfc3339(&rec.finished_at).map(|t| t.with_timezone(&Utc)).unwrap_or_else(|_| Utc::now());
+        let pod_name = self.pod.borrow().as_ref().map(|p| (p.metadata.name.clone().unwrap_or_default(), p.metadata.namespace.clone().unwrap_or_default()));
+        let c = &mut self.ctrs[i];
+        let started_at = match c.state {
+            CState::Running { started_at } => Some(started_at),
+            _ => None,
+        };
+        for h in c.probes.drain(..) {
+            h.abort();
+        }
+        c.running = None;
+        c.ready = false;
+        c.started = false;
+        let t = status::terminated(rec.exit_code, started_at, finished, status::container_id(&self.uid, &name, restart));
+        let restarts = match restart_policy.as_str() {
+            "Never" => false,
+            "OnFailure" => rec.exit_code != 0,
+            _ => true,
+        };
+        if !restarts {
+            c.state = CState::Terminated(t);
+        } else {
+            let backoff = restart_backoff(restart);
+            c.next_start = Some(Instant::now() + backoff);
+            if backoff.is_zero() {
+                c.state = CState::Terminated(t);
+            } else {
+                c.last = Some(t);
+                let (pn, ns) = pod_name.unwrap_or_default();
+                let message = format!("back-off {} restarting failed container={name} pod={pn}_{ns}({})", format_go_duration(backoff), self.uid);
+                c.state = CState::Waiting { reason: "CrashLoopBackOff".into(), message: Some(message) };
+                let ev = format!("Back-off restarting failed container {name} in pod {pn}_{ns}({})", self.uid);
+                self.event(berth_runtime::EventType::Warning, "BackOff", &ev);
+            }
+        }
+        self.persist(i);
+    }
+
+    /// Bring reality one step closer to the pod; returns true when the worker is done.
+    async fn sync(&mut self) -> bool {
+        let Some(pod) = self.pod.borrow().clone() else {
+            // Removed from the API (force delete): kill at once, report nothing.
+            self.kill_all(Duration::ZERO).await;
+            self.teardown();
+            return true;
+        };
+        let _ = std::fs::create_dir_all(&self.dir);
+        let _ = std::fs::write(self.dir.join("pod.json"), serde_json::to_vec(&pod).unwrap_or_default());
+        if pod.metadata.deletion_timestamp.is_some() {
+            self.terminate(&pod).await;
+            return true;
+        }
+        let api_phase = pod.status.as_ref().and_then(|s| s.phase.clone());
+        if is_terminal_phase(api_phase.as_deref()) {
+            self.kill_all(Duration::ZERO).await;
+            self.teardown_sandbox();
+            return false;
+        }
+        if self.sandbox.is_none() {
+            if pod.status.as_ref().and_then(|s| s.start_time.as_ref()).is_none() {
+                self.write_status(&pod, None).await;
+            }
+            if self.sandbox_retry.is_some_and(|t| t > Instant::now()) {
+                return false;
+            }
+            if let Err(e) = self.create_sandbox(&pod).await {
+                self.event(berth_runtime::EventType::Warning, "FailedCreatePodSandBox", &format!("Failed to create pod sandbox: {e}"));
+                self.sandbox_retry = Some(Instant::now() + Duration::from_secs(5));
+                return false;
+            }
+        }
+        if self.volumes.is_none() {
+            match super::volumes::prepare(&self.ctx.client, &pod, &self.dir).await {
+                Ok(v) => self.volumes = Some(v),
+                Err((name, e)) => {
+                    self.event(berth_runtime::EventType::Warning, "FailedMount", &format!("MountVolume.SetUp failed for volume {name:?} : {e}"));
+                    self.sandbox_retry = Some(Instant::now() + Duration::from_secs(2));
+                    self.write_status(&pod, None).await;
+                    return false;
+                }
+            }
+        }
+        for i in 0..self.ctrs.len() {
+            let due = self.ctrs[i].running.is_none()
+                && match &self.ctrs[i].state {
+                    CState::Terminated(_) => self.ctrs[i].next_start.is_some_and(|t| t <= Instant::now()),
+                    CState::Waiting { .. } => self.ctrs[i].next_start.is_none_or(|t| t <= Instant::now()),
+                    CState::Running { .. } => false,
+                };
+            if due {
+                self.start_container(i, &pod).await;
+            }
+        }
+        let containers = self.container_statuses();
+        let phase = crate::simulated::conditions::phase(&pod, &[], &containers);
+        if is_terminal_phase(Some(phase)) {
+            self.teardown_sandbox();
+        }
+        self.write_status(&pod, None).await;
+        false
+    }
+
+    async fn create_sandbox(&mut self, pod: &Pod) -> Result<(), String> {
+        std::fs::create_dir_all(&self.dir).map_err(|e| e.to_string())?;
+        let ip = self.ctx.ipam.allocate(&self.uid).map_err(|e| e.to_string())?.ok_or("no pod address left in the node's pod CIDR")?;
+        let hostname = super::etc_files::pod_hostname(pod);
+        let out = tokio::process::Command::new(&self.ctx.exe)
+            .args(["runtime", "sandbox"])
+            .arg(&self.dir)
+            .arg(&hostname)
+            .stdin(std::process::Stdio::null())
+            .output()
+            .await
+            .map_err(|e| format!("starting the sandbox: {e}"))?;
+        let pid = *sandbox::parse_outcome(&out.stdout)?.first().ok_or("bad sandbox output")?;
+        let c = &self.ctx;
+        if let Err(e) = crate::process::net::attach_pod(&c.bridge, &self.uid, pid, ip, c.prefix, c.gateway).await {
+            procs::signal(pid, nix::sys::signal::Signal::SIGKILL);
+            return Err(e);
+        }
+        self.sandbox = Some((pid, ip));
+        self.sandbox_retry = None;
+        Ok(())
+    }
+
+    async fn start_container(&mut self, i: usize, pod: &Pod) {
+        let (sandbox_pid, ip) = self.sandbox.expect("sandbox exists");
+        let hostname = super::etc_files::pod_hostname(pod);
+        let spec = &self.ctrs[i].spec;
+        let image = spec.image.clone().unwrap_or_default();
+        let built = (|| -> Result<_, StartError> {
+            let argv = launch::argv(spec)?;
+            let env = launch::env(spec, pod, &hostname, &ip.to_string())?;
+            let mounts = launch::mounts(spec, self.volumes.as_ref().expect("volumes prepared"))?;
+            Ok(crate::process::spec::ContainerSpec {
+                sandbox_pid,
+                argv,
+                env,
+                working_dir: spec.working_dir.clone().filter(|w| !w.is_empty()),
+                mounts,
+                etc_files: vec![
+                    ("hosts".into(), super::etc_files::hosts(pod, &ip.to_string())),
+                    ("hostname".into(), format!("{hostname}\n")),
+                    ("resolv.conf".into(), super::etc_files::resolv_conf(pod, &self.ctx.nameservers)),
+                ],
+            })
+        })();
+        let name = spec.name.clone();
+        let cspec = match built {
+            Ok(s) => s,
+            Err(e) if e.reason == "ErrImagePull" => {
+                let c = &mut self.ctrs[i];
+                c.pull_failures += 1;
+                let back = Duration::from_secs((10u64 << (c.pull_failures - 1).min(5)).min(300));
+                c.next_start = Some(Instant::now() + back);
+                let shown = if c.pull_failures == 1 { ("ErrImagePull".to_string(), e.message.clone()) } else {
+                    ("ImagePullBackOff".to_string(), format!("Back-off pulling image {image:?}: ErrImagePull: {}", e.message))
+                };
+                c.state = CState::Waiting { reason: shown.0, message: Some(shown.1) };
+                self.event(berth_runtime::EventType::Warning, "Failed", &format!("Failed to pull image {image:?}: {}", e.message));
+                self.event(berth_runtime::EventType::Warning, "Failed", "Error: ErrImagePull");
+                return;
+            }
+            Err(e) => {
+                let c = &mut self.ctrs[i];
+                c.state = CState::Waiting { reason: e.reason.into(), message: Some(e.message.clone()) };
+                c.next_start = Some(Instant::now() + Duration::from_secs(10));
+                self.event(berth_runtime::EventType::Warning, "Failed", &format!("Error: {}", e.message));
+                return;
+            }
+        };
+        // A restart: the previous instance is the last state and counts as a restart.
+        let ran_before = !matches!(self.ctrs[i].state, CState::Waiting { .. }) || self.ctrs[i].last.is_some();
+        let restart = if ran_before { self.ctrs[i].restart_count + 1 } else { 0 };
+        if self.ctrs[i].pull_failures > 0 || !ran_before {
+            self.event(berth_runtime::EventType::Normal, "Pulled", &format!("Container image {image:?} already present on machine"));
+        }
+        self.event(berth_runtime::EventType::Normal, "Created", &format!("Created container: {name}"));
+        let at = Utc::now();
+        match launch::start(&self.ctx.exe, &self.cdir(&name), restart, &cspec).await {
+            Ok(started) => {
+                self.event(berth_runtime::EventType::Normal, "Started", &format!("Started container {name}"));
+                let instance = self.next_instance;
+                self.next_instance += 1;
+                let c = &mut self.ctrs[i];
+                if let CState::Terminated(t) = &c.state {
+                    c.last = Some(t.clone());
+                }
+                c.restart_count = restart;
+                c.state = CState::Running { started_at: at };
+                c.running = Some(started);
+                c.instance = instance;
+                c.next_start = None;
+                c.pull_failures = 0;
+                c.ready = false;
+                c.started = false;
+                self.watch_instance(i);
+                self.persist(i);
+            }
+            Err(e) => {
+                self.event(berth_runtime::EventType::Warning, "Failed", &format!("Error: {}", e.message));
+                let c = &mut self.ctrs[i];
+                let t = ContainerStateTerminated { exit_code: 128, reason: Some("StartError".into()), message: Some(e.message), finished_at: Some(status::k8s_time(Utc::now())), ..Default::default() };
+                if let CState::Terminated(prev) = &c.state {
+                    c.last = Some(prev.clone());
+                }
+                c.restart_count = restart;
+                c.state = CState::Terminated(t);
+                c.next_start = Some(Instant::now() + restart_backoff(restart.max(1)));
+                self.persist(i);
+            }
+        }
+    }
+
+    fn container_statuses(&self) -> Vec<k8s_openapi::api::core::v1::ContainerStatus> {
+        self.ctrs
+            .iter()
+            .map(|c| status::container_status(&self.uid, &View { spec: &c.spec, state: &c.state, last: c.last.as_ref(), restart_count: c.restart_count, ready: c.ready, started: c.started }))
+            .collect()
+    }
+
+    async fn write_status(&mut self, pod: &Pod, terminal: Option<&str>) {
+        let current = pod.status.clone().unwrap_or_default();
+        let old: Vec<PodCondition> = self.last_written.as_ref().and_then(|s| s.conditions.clone()).unwrap_or_default();
+        let ip = self.sandbox.map(|(_, ip)| ip.to_string());
+        let sandbox_ready = self.sandbox.is_some() && terminal.is_none();
+        let mut desired = status::pod_status(pod, &current, &old, &self.container_statuses(), ip, sandbox_ready, self.start_time, Utc::now(), terminal);
+        if terminal.is_none() && self.sandbox.is_none() && pod.status.as_ref().and_then(|s| s.pod_ip.as_ref()).is_none() {
+            desired.pod_ip = None;
+            desired.pod_ips = None;
+        }
+        if self.last_written.as_ref() == Some(&desired) {
+            return;
+        }
+        let ns = pod.metadata.namespace.clone().unwrap_or_default();
+        let api: Api<Pod> = Api::namespaced(self.ctx.client.clone(), &ns);
+        let patch = serde_json::json!({"status": desired});
+        let name = pod.metadata.name.clone().unwrap_or_default();
+        match api.patch_status(&name, &PatchParams::default(), &Patch::Merge(&patch)).await {
+            Ok(_) => self.last_written = Some(desired),
+            Err(e) => tracing::warn!(pod = %name, error = %e, "writing pod status failed"),
+        }
+    }
+
+    async fn kill_all(&mut self, grace: Duration) {
+        let stops: Vec<_> = self.ctrs.iter().filter_map(|c| c.running).map(|s| launch::stop(s, grace)).collect();
+        futures::future::join_all(stops).await;
+        for i in 0..self.ctrs.len() {
+            if self.ctrs[i].running.is_some() {
+                self.exited(i);
+                if let CState::Waiting { .. } = self.ctrs[i].state {
+                    // Stopping is not crashing: report the exit itself, no back-off.
+                    if let Some(t) = self.ctrs[i].last.take() {
+                        self.ctrs[i].state = CState::Terminated(t);
+                    }
+                }
+                self.ctrs[i].next_start = None;
+            }
+        }
+    }
+
+    fn teardown_sandbox(&mut self) {
+        if let Some((pid, _)) = self.sandbox.take() {
+            procs::signal(pid, nix::sys::signal::Signal::SIGKILL);
+        }
+        crate::process::net::delete_link_blocking(&crate::process::net::host_veth_name(&self.uid));
+        self.ctx.ipam.release(&self.uid);
+    }
+
+    fn teardown(&mut self) {
+        self.teardown_sandbox();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+
+    /// Graceful deletion: preStop, SIGTERM, SIGKILL after the grace period, terminal status,
+    /// then the final DELETE of exactly this pod.
+    async fn terminate(&mut self, pod: &Pod) {
+        let grace = self.grace(Some(pod));
+        let deadline = Instant::now() + grace;
+        let ran = self.sandbox.is_some() || self.ctrs.iter().any(|c| c.running.is_some());
+        let hooks: Vec<_> = self
+            .ctrs
+            .iter()
+            .filter(|c| c.running.is_some())
+            .map(|c| {
+                self.event(berth_runtime::EventType::Normal, "Killing", &format!("Stopping container {}", c.spec.name));
+                let hook = c.spec.lifecycle.as_ref().and_then(|l| l.pre_stop.clone());
+                let (s, ip, spec) = (c.running.expect("running"), self.sandbox.map(|x| x.1.to_string()).unwrap_or_default(), c.spec.clone());
+                async move {
+                    if let Some(h) = hook {
+                        let _ = tokio::time::timeout_at(deadline, super::hooks::run(&spec, &h, &ip, s.pid)).await;
+                    }
+                }
+            })
+            .collect();
+        futures::future::join_all(hooks).await;
+        self.kill_all(deadline.saturating_duration_since(Instant::now())).await;
+        self.teardown_sandbox();
+        let has_finalizers = pod.metadata.finalizers.as_ref().is_some_and(|f| !f.is_empty());
+        if ran && (grace > Duration::ZERO || has_finalizers) {
+            let all_ok = self.ctrs.iter().all(|c| matches!(&c.state, CState::Terminated(t) if t.exit_code == 0));
+            let phase = if all_ok && !self.ctrs.is_empty() { PHASE_SUCCEEDED } else { PHASE_FAILED };
+            self.write_status(pod, Some(phase)).await;
+        }
+        let ns = pod.metadata.namespace.clone().unwrap_or_default();
+        let api: Api<Pod> = Api::namespaced(self.ctx.client.clone(), &ns);
+        let dp = DeleteParams {
+            grace_period_seconds: Some(0),
+            preconditions: Some(Preconditions { uid: Some(self.uid.clone()), resource_version: None }),
+            ..Default::default()
+        };
+        let name = pod.metadata.name.clone().unwrap_or_default();
+        for attempt in 0..10u32 {
+            match api.delete(&name, &dp).await {
+                Ok(_) => break,
+                Err(kube::Error::Api(s)) if s.code == 404 || s.code == 409 => break,
+                Err(e) => {
+                    tracing::warn!(pod = %name, error = %e, "final delete failed; retrying");
+                    tokio::time::sleep(Duration::from_millis(200 << attempt.min(5))).await;
+                }
+            }
+        }
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
