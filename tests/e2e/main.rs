@@ -7,6 +7,7 @@ mod manifests;
 
 mod apiserver;
 mod durability;
+mod real_node;
 mod gc;
 mod kube_client;
 mod statefulset;

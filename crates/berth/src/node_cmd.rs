@@ -144,6 +144,15 @@ pub fn start_nodes(n: usize, data_dir: &Path, url: &str, cluster_cidr: &str) -> 
             .arg(&state_dir)
             .args(["--pod-cidr", &node_pod_cidr(cluster_cidr, i)?])
             .stdin(std::process::Stdio::null());
+        // An agent whose `berth up` died (SIGKILL) stops too; its pods stay, as after any
+        // agent exit, until `berth up` runs again on the data dir.
+        // SAFETY: prctl is async-signal-safe.
+        unsafe {
+            cmd.pre_exec(|| {
+                libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM);
+                Ok(())
+            });
+        }
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
         let sd = state_dir.clone();
         let task = tokio::spawn(supervise(cmd, sd, stop_rx));

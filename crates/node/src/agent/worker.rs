@@ -47,6 +47,9 @@ struct Ctr {
     probes: Vec<tokio::task::JoinHandle<()>>,
     next_start: Option<Instant>,
     pull_failures: u32,
+    /// A waiting state shown from a given time while the container waits (ErrImagePull
+    /// turns into ImagePullBackOff until the next pull attempt).
+    then_show: Option<(Instant, CState)>,
 }
 
 pub enum Msg {
@@ -92,6 +95,7 @@ impl PodWorker {
             probes: Vec::new(),
             next_start: None,
             pull_failures: 0,
+            then_show: None,
         });
         PodWorker {
             ctx,
@@ -138,7 +142,8 @@ impl PodWorker {
     }
 
     fn next_wake(&self) -> Option<Instant> {
-        self.ctrs.iter().filter_map(|c| c.next_start).chain(self.sandbox_retry).min()
+        let shows = self.ctrs.iter().filter_map(|c| c.then_show.as_ref().map(|(t, _)| *t));
+        self.ctrs.iter().filter_map(|c| c.next_start).chain(shows).chain(self.sandbox_retry).min()
     }
 
     /// Take over what a previous agent left running for this pod.
@@ -357,6 +362,11 @@ impl PodWorker {
                 }
             }
         }
+        for c in &mut self.ctrs {
+            if c.then_show.as_ref().is_some_and(|(t, _)| *t <= Instant::now()) {
+                c.state = c.then_show.take().expect("checked").1;
+            }
+        }
         for i in 0..self.ctrs.len() {
             let due = self.ctrs[i].running.is_none()
                 && match &self.ctrs[i].state {
@@ -430,10 +440,14 @@ impl PodWorker {
                 c.pull_failures += 1;
                 let back = Duration::from_secs((10u64 << (c.pull_failures - 1).min(5)).min(300));
                 c.next_start = Some(Instant::now() + back);
-                let shown = if c.pull_failures == 1 { ("ErrImagePull".to_string(), e.message.clone()) } else {
-                    ("ImagePullBackOff".to_string(), format!("Back-off pulling image {image:?}: ErrImagePull: {}", e.message))
+                // Upstream shows ErrImagePull for the failed attempt, then ImagePullBackOff
+                // until the next one.
+                c.state = CState::Waiting { reason: "ErrImagePull".into(), message: Some(e.message.clone()) };
+                let backoff = CState::Waiting {
+                    reason: "ImagePullBackOff".into(),
+                    message: Some(format!("Back-off pulling image {image:?}: ErrImagePull: {}", e.message)),
                 };
-                c.state = CState::Waiting { reason: shown.0, message: Some(shown.1) };
+                c.then_show = Some((Instant::now() + Duration::from_secs(1).min(back), backoff));
                 self.event(berth_runtime::EventType::Warning, "Failed", &format!("Failed to pull image {image:?}: {}", e.message));
                 self.event(berth_runtime::EventType::Warning, "Failed", "Error: ErrImagePull");
                 return;

@@ -25,12 +25,19 @@ impl Ipam {
         if let Some(ip) = self.held_by(uid) {
             return Ok(Some(ip));
         }
-        for i in 0..self.cidr.pod_address_count() {
+        // Go round the range from after the last address handed out, so that a released
+        // address is not reused at once (peers may still have it cached).
+        let n = self.cidr.pod_address_count();
+        let last = std::fs::read_to_string(self.dir.join(".last")).ok().and_then(|s| s.trim().parse::<u32>().ok());
+        let start = last.map_or(0, |l| (l + 1) % n);
+        for k in 0..n {
+            let i = (start + k) % n;
             let ip = self.cidr.pod_address(i);
             // O_EXCL makes the file the lock: two workers never get one address.
             match OpenOptions::new().write(true).create_new(true).open(self.dir.join(ip.to_string())) {
                 Ok(mut f) => {
                     f.write_all(uid.as_bytes())?;
+                    let _ = std::fs::write(self.dir.join(".last"), i.to_string());
                     return Ok(Some(ip));
                 }
                 Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
@@ -81,7 +88,11 @@ mod tests {
         }
         assert_eq!(ipam.allocate("f").unwrap(), None, "a /29 has 5 pod addresses");
         ipam.release("a");
-        assert_eq!(ipam.allocate("f").unwrap(), Some(a));
+        assert_eq!(ipam.allocate("f").unwrap(), Some(a), "the only free address");
+        ipam.release("b");
+        ipam.release("c");
+        let g = ipam.allocate("g").unwrap().unwrap();
+
         // A new Ipam over the same directory sees the same allocations (agent restart).
         let again = Ipam::new(dir.path(), PodCidr::parse("10.9.0.0/29").unwrap()).unwrap();
         assert_eq!(again.held_by("b"), Some(b));

@@ -78,6 +78,9 @@ pub async fn attach_pod(bridge: &str, pod_uid: &str, sandbox_pid: i32, pod_ip: I
     let pid = sandbox_pid.to_string();
     ip(&["link", "add", "name", &host, "type", "veth", "peer", "name", "eth0", "netns", &pid], None, None).await?;
     ip(&["link", "set", "dev", &host, "master", bridge, "up"], None, None).await?;
+    // The address may have belonged to a pod that just went away: forget its MAC, or the host
+    // keeps sending to it until the neighbour entry goes stale (seconds).
+    let _ = ip(&["neigh", "flush", "to", &pod_ip.to_string(), "dev", bridge], None, None).await;
     let batch = format!(
         "link set dev lo up\naddr add {pod_ip}/{prefix} dev eth0\nlink set dev eth0 up\nroute add default via {gateway} dev eth0\n"
     );
