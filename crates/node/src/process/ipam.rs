@@ -92,9 +92,10 @@ mod tests {
         ipam.release("b");
         ipam.release("c");
         let g = ipam.allocate("g").unwrap().unwrap();
+        assert_eq!(g.to_string(), "10.9.0.3", "round-robin: the address after f's (.2)");
 
         // A new Ipam over the same directory sees the same allocations (agent restart).
         let again = Ipam::new(dir.path(), PodCidr::parse("10.9.0.0/29").unwrap()).unwrap();
-        assert_eq!(again.held_by("b"), Some(b));
+        assert_eq!(again.held_by("g"), Some(b));
     }
 }
