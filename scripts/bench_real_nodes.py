@@ -10,7 +10,7 @@ running cluster:
 import json, ssl, sys, threading, time, urllib.request
 
 data = sys.argv[1]
-count = int(sys.argv[2]) if len(sys.argv) > 2 else 100
+mode = sys.argv[2] if len(sys.argv) > 2 else "100"
 cfg = open(f"{data}/kubeconfig.yaml").read()
 server = [l.split("server:")[1].strip() for l in cfg.splitlines() if "server:" in l][0]
 token = open(f"{data}/pki/admin.token").read().strip()
@@ -32,6 +32,37 @@ def watch(ns, rv):
         if any(c["type"] == "Ready" and c["status"] == "True" for c in conds) and name not in ready_at:
             ready_at[name] = time.monotonic()
 
+def walkthrough():
+    """The walkthrough's PVs (as hostPath under the data dir), service and 3-replica set:
+    time from the StatefulSet's POST to readyReplicas == 3 (polled every 10 ms)."""
+    for i in range(1, 4):
+        req("POST", "/api/v1/persistentvolumes", {"metadata": {"name": f"pv-{i}"}, "spec": {
+            "capacity": {"storage": "1Gi"}, "accessModes": ["ReadWriteOnce"], "persistentVolumeReclaimPolicy": "Recycle",
+            "storageClassName": "nfs", "hostPath": {"path": f"{data}/pv-{i}"}}})
+    req("POST", "/api/v1/namespaces/default/services", {"metadata": {"name": "statefulset-kubia-svc"},
+        "spec": {"clusterIP": "None", "selector": {"app": "statefulset-kubia"}, "ports": [{"name": "http", "port": 80}]}})
+    time.sleep(1)  # let the PV controller see the volumes
+    sts = {"apiVersion": "apps/v1", "kind": "StatefulSet", "metadata": {"name": "statefulset-kubia-v1"}, "spec": {
+        "serviceName": "statefulset-kubia-v1", "replicas": 3, "selector": {"matchLabels": {"app": "statefulset-kubia"}},
+        "template": {"metadata": {"labels": {"app": "statefulset-kubia"}}, "spec": {"containers": [{
+            "name": "statefulset-kubia", "image": "luksa/kubia-pet", "ports": [{"name": "http", "containerPort": 8080}],
+            "volumeMounts": [{"name": "data", "mountPath": "/var/data"}]}]}},
+        "volumeClaimTemplates": [{"metadata": {"name": "data"}, "spec": {"resources": {"requests": {"storage": "1Gi"}},
+            "storageClassName": "nfs", "accessModes": ["ReadWriteOnce"]}}]}}
+    t0 = time.monotonic()
+    req("POST", "/apis/apps/v1/namespaces/default/statefulsets", sts)
+    while time.monotonic() - t0 < 60:
+        st = json.load(req("GET", "/apis/apps/v1/namespaces/default/statefulsets/statefulset-kubia-v1")).get("status", {})
+        if st.get("readyReplicas") == 3:
+            print(f"walkthrough 3-replica StatefulSet, POST -> readyReplicas 3: {(time.monotonic() - t0) * 1000:.0f} ms")
+            return
+        time.sleep(0.01)
+    print("walkthrough StatefulSet not ready within 60 s")
+
+if mode == "sts":
+    walkthrough()
+    sys.exit(0)
+count = int(mode)
 ns = f"bench-{int(time.time())}"
 req("POST", "/api/v1/namespaces", {"metadata": {"name": ns}})
 rv = json.load(req("GET", f"/api/v1/namespaces/{ns}/pods"))["metadata"]["resourceVersion"]

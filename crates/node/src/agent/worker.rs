@@ -233,7 +233,7 @@ impl PodWorker {
             Msg::Exited { name, instance } => {
                 let Some(i) = self.ctrs.iter().position(|c| c.spec.name == name && c.instance == instance) else { return };
                 if self.ctrs[i].running.is_some() {
-                    self.exited(i);
+                    self.exited(i, true);
                 }
             }
             Msg::Probe(r) => {
@@ -276,8 +276,8 @@ impl PodWorker {
 
     /// Container `i`'s running instance ended: record it, and schedule a restart per
     /// restartPolicy with the CrashLoopBackOff back-off.
-    fn exited(&mut self, i: usize) {
-        let restart_policy = self.restart_policy();
+    fn exited(&mut self, i: usize, may_restart: bool) {
+        let restart_policy = if may_restart { self.restart_policy() } else { "Never".into() };
         let (name, restart) = (self.ctrs[i].spec.name.clone(), self.ctrs[i].restart_count);
         let rec = launch::exit_record(&self.cdir(&name), restart);
         let finished = DateTime::parse_from_rfc3339(&rec.finished_at).map(|t| t.with_timezone(&Utc)).unwrap_or_else(|_| Utc::now());
@@ -538,14 +538,8 @@ impl PodWorker {
         futures::future::join_all(stops).await;
         for i in 0..self.ctrs.len() {
             if self.ctrs[i].running.is_some() {
-                self.exited(i);
-                if let CState::Waiting { .. } = self.ctrs[i].state {
-                    // Stopping is not crashing: report the exit itself, no back-off.
-                    if let Some(t) = self.ctrs[i].last.take() {
-                        self.ctrs[i].state = CState::Terminated(t);
-                    }
-                }
-                self.ctrs[i].next_start = None;
+                // Stopping is not crashing: report the exit itself, with no restart.
+                self.exited(i, false);
             }
         }
     }
