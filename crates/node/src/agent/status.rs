@@ -143,7 +143,7 @@ mod tests {
         let cs = container_status("u", &View { spec, state: &st, last: None, restart_count: 0, ready: true, started: true });
         assert_eq!(cs.image, "docker.io/library/busybox:latest");
         assert!(cs.container_id.as_deref().unwrap().starts_with("berth://"));
-        let s = pod_status(&p, &PodStatus::default(), &[], &[cs.clone()], Some("10.0.0.2".into()), true, now, now, None);
+        let s = pod_status(&p, &PodStatus::default(), &[], std::slice::from_ref(&cs), Some("10.0.0.2".into()), true, now, now, None);
         assert_eq!(s.phase.as_deref(), Some("Running"));
         let ready = s.conditions.unwrap().into_iter().find(|c| c.type_ == "Ready").unwrap();
         assert_eq!(ready.status, "True");

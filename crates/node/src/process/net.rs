@@ -87,6 +87,15 @@ pub async fn attach_pod(bridge: &str, pod_uid: &str, sandbox_pid: i32, pod_ip: I
     ip(&["-batch", "-"], Some(sandbox_pid), Some(&batch)).await
 }
 
+/// `ip link del` without an async runtime (teardown paths that must not be cancelled).
+pub fn delete_link_blocking(name: &str) {
+    let _ = std::process::Command::new("ip")
+        .args(["link", "del", "dev", name])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status();
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -101,11 +110,3 @@ mod tests {
     }
 }
 
-/// `ip link del` without an async runtime (teardown paths that must not be cancelled).
-pub fn delete_link_blocking(name: &str) {
-    let _ = std::process::Command::new("ip")
-        .args(["link", "del", "dev", name])
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .status();
-}
