@@ -180,7 +180,7 @@ fn walkthrough_runs_on_real_nodes() {
 }
 
 #[test]
-fn crashing_containers_back_off_and_unknown_images_say_why() {
+fn crash_loops_probes_image_errors_and_pod_identity() {
     if !can_run_real_nodes() {
         return;
     }
@@ -253,6 +253,39 @@ spec:
     assert!(eventually(Duration::from_secs(10), || std::fs::read_to_string(&log_path).is_ok_and(|l| l.lines().count() >= 3)));
     let lines: Vec<String> = std::fs::read_to_string(&log_path).unwrap().lines().map(|l| l.splitn(4, ' ').nth(3).unwrap().to_string()).collect();
     assert_eq!(lines, ["who".to_string(), format!("{ip}\twho.sub.default.svc.cluster.local\twho"), "who".to_string()]);
+    // Probes: an exec readiness probe that passes only after 3 s, an httpGet one that passes
+    // at once, a tcpSocket liveness probe that fails and restarts its container.
+    let probed = r#"apiVersion: v1
+kind: Pod
+metadata: {name: probed}
+spec:
+  containers:
+  - name: late
+    image: busybox
+    command: ["sh", "-c", "sleep 3; touch /tmp/ready; sleep 3600"]
+    readinessProbe: {exec: {command: ["cat", "/tmp/ready"]}, periodSeconds: 1}
+  - name: web
+    image: luksa/kubia-pet
+    readinessProbe: {httpGet: {path: /, port: 8080}, periodSeconds: 1}
+  - name: dead
+    image: busybox
+    command: ["sleep", "3600"]
+    livenessProbe: {tcpSocket: {port: 9999}, periodSeconds: 1, failureThreshold: 2}
+"#;
+    c.ok(&["apply", "-f", &c.manifest("probed.yaml", probed)]);
+    let ready_of = |name: &str| {
+        let p = c.json(&["get", "pod", "probed"]);
+        p["status"]["containerStatuses"].as_array().into_iter().flatten().find(|s| s["name"] == name).map(|s| s["ready"] == true)
+    };
+    assert!(eventually(Duration::from_secs(15), || ready_of("web") == Some(true)));
+    assert_eq!(ready_of("late"), Some(false), "not ready before /tmp/ready exists");
+    assert!(eventually(Duration::from_secs(15), || ready_of("late") == Some(true)));
+    assert!(eventually(Duration::from_secs(20), || {
+        jsonpath(&c, &["get", "pod", "probed"], "{.status.containerStatuses[?(@.name==\"dead\")].restartCount}").parse::<i32>().unwrap_or(0) >= 1
+    }), "{}", c.ok(&["describe", "pod", "probed"]));
+    let events = c.ok(&["get", "events", "--field-selector", "involvedObject.name=probed"]);
+    assert!(events.contains("Liveness probe failed") && events.contains("Container dead failed liveness probe, will be restarted"), "{events}");
+
     // Graceful deletion: SIGTERM ends `sh`, then the agent's final DELETE removes the pod.
     c.ok(&["delete", "pod", "who", "--wait=true"]);
     assert!(c.kubectl(&["get", "pod", "who"]).stderr.starts_with(b"Error from server (NotFound)"));
