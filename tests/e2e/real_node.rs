@@ -289,4 +289,43 @@ spec:
     // Graceful deletion: SIGTERM ends `sh`, then the agent's final DELETE removes the pod.
     c.ok(&["delete", "pod", "who", "--wait=true"]);
     assert!(c.kubectl(&["get", "pod", "who"]).stderr.starts_with(b"Error from server (NotFound)"));
+
+    // preStop runs before SIGTERM; a force-deleted pod's processes are killed.
+    let out = c.dir.path().join("prestop");
+    let pod = format!(
+        r#"apiVersion: v1
+kind: Pod
+metadata: {{name: hooked}}
+spec:
+  terminationGracePeriodSeconds: 5
+  containers:
+  - name: c
+    image: busybox
+    command: ["sleep", "3600"]
+    lifecycle: {{preStop: {{exec: {{command: ["sh", "-c", "echo stopping > /out/hook"]}}}}}}
+    volumeMounts: [{{name: out, mountPath: /out}}]
+  volumes: [{{name: out, hostPath: {{path: {}, type: DirectoryOrCreate}}}}]
+---
+apiVersion: v1
+kind: Pod
+metadata: {{name: forced}}
+spec:
+  containers:
+  - name: c
+    image: busybox
+    command: ["sleep", "3600"]
+"#,
+        out.display()
+    );
+    c.ok(&["apply", "-f", &c.manifest("hooked.yaml", &pod)]);
+    for name in ["hooked", "forced"] {
+        assert!(eventually(Duration::from_secs(15), || jsonpath(&c, &["get", "pod", name], "{.status.phase}") == "Running"));
+    }
+    c.ok(&["delete", "pod", "hooked", "--wait=true"]);
+    assert_eq!(std::fs::read_to_string(out.join("hook")).unwrap(), "stopping\n");
+    let uid = jsonpath(&c, &["get", "pod", "forced"], "{.metadata.uid}");
+    let pid = std::fs::read_to_string(c.dir.path().join(format!("nodes/node-1/pods/{uid}/containers/c/pid"))).unwrap();
+    c.ok(&["delete", "pod", "forced", "--force", "--grace-period=0"]);
+    let dead = |pid: &str| std::fs::read_to_string(format!("/proc/{pid}/stat")).map_or(true, |s| s.rsplit_once(") ").is_some_and(|(_, r)| r.starts_with('Z')));
+    assert!(eventually(Duration::from_secs(10), || dead(pid.trim())), "force-deleted pod's process {pid} still runs");
 }
