@@ -10,20 +10,23 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use k8s_openapi::api::core::v1::{Container, ContainerStateTerminated, Pod, PodCondition, PodStatus};
-use kube::api::{Api, DeleteParams, Patch, PatchParams, Preconditions};
+use k8s_openapi::api::core::v1::{Container, ContainerStateTerminated, Pod, PodStatus};
 use serde::{Deserialize, Serialize};
 use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
 
-use super::launch::{self, Started, StartError};
-use super::status::{self, CState, View};
+use super::launch::{self, Started};
+use super::status::{self, CState};
 use super::{probes, NodeCtx};
+
+mod restart;
+mod start;
+mod stop;
+
+use restart::AfterExit;
 use crate::process::procs;
 use crate::process::sandbox;
-use crate::simulated::annotations::format_go_duration;
-use crate::simulated::conditions::{is_terminal_phase, PHASE_FAILED, PHASE_SUCCEEDED};
-use crate::simulated::containers::restart_backoff;
+use crate::simulated::conditions::is_terminal_phase;
 use crate::simulated::time_public::from_time;
 
 /// What a container's `state.json` keeps across agent restarts.
@@ -294,22 +297,16 @@ impl PodWorker {
         c.ready = false;
         c.started = false;
         let t = status::terminated(rec.exit_code, started_at, finished, status::container_id(&self.uid, &name, restart));
-        let restarts = match restart_policy.as_str() {
-            "Never" => false,
-            "OnFailure" => rec.exit_code != 0,
-            _ => true,
-        };
-        if !restarts {
-            c.state = CState::Terminated(t);
-        } else {
-            let backoff = restart_backoff(restart);
-            c.next_start = Some(Instant::now() + backoff);
-            if backoff.is_zero() {
+        let (pn, ns) = pod_name.unwrap_or_default();
+        match restart::after_exit(&restart_policy, rec.exit_code, restart, (&name, &pn, &ns, &self.uid)) {
+            AfterExit::Stay => c.state = CState::Terminated(t),
+            AfterExit::RestartNow => {
                 c.state = CState::Terminated(t);
-            } else {
+                c.next_start = Some(Instant::now());
+            }
+            AfterExit::BackOff { wait, message } => {
                 c.last = Some(t);
-                let (pn, ns) = pod_name.unwrap_or_default();
-                let message = format!("back-off {} restarting failed container={name} pod={pn}_{ns}({})", format_go_duration(backoff), self.uid);
+                c.next_start = Some(Instant::now() + wait);
                 c.state = CState::Waiting { reason: "CrashLoopBackOff".into(), message: Some(message) };
                 let ev = format!("Back-off restarting failed container {name} in pod {pn}_{ns}({})", self.uid);
                 self.event(berth_runtime::EventType::Warning, "BackOff", &ev);
@@ -387,224 +384,4 @@ impl PodWorker {
         false
     }
 
-    async fn create_sandbox(&mut self, pod: &Pod) -> Result<(), String> {
-        std::fs::create_dir_all(&self.dir).map_err(|e| e.to_string())?;
-        let ip = self.ctx.ipam.allocate(&self.uid).map_err(|e| e.to_string())?.ok_or("no pod address left in the node's pod CIDR")?;
-        let hostname = super::etc_files::pod_hostname(pod);
-        let out = tokio::process::Command::new(&self.ctx.exe)
-            .args(["runtime", "sandbox"])
-            .arg(&self.dir)
-            .arg(&hostname)
-            .stdin(std::process::Stdio::null())
-            .output()
-            .await
-            .map_err(|e| format!("starting the sandbox: {e}"))?;
-        let pid = *sandbox::parse_outcome(&out.stdout)?.first().ok_or("bad sandbox output")?;
-        let c = &self.ctx;
-        if let Err(e) = crate::process::net::attach_pod(&c.bridge, &self.uid, pid, ip, c.prefix, c.gateway).await {
-            procs::signal(pid, nix::sys::signal::Signal::SIGKILL);
-            return Err(e);
-        }
-        self.sandbox = Some((pid, ip));
-        self.sandbox_retry = None;
-        Ok(())
-    }
-
-    async fn start_container(&mut self, i: usize, pod: &Pod) {
-        let (sandbox_pid, ip) = self.sandbox.expect("sandbox exists");
-        let hostname = super::etc_files::pod_hostname(pod);
-        let spec = &self.ctrs[i].spec;
-        let image = spec.image.clone().unwrap_or_default();
-        let built = (|| -> Result<_, StartError> {
-            let argv = launch::argv(spec)?;
-            let env = launch::env(spec, pod, &hostname, &ip.to_string())?;
-            let mounts = launch::mounts(spec, self.volumes.as_ref().expect("volumes prepared"))?;
-            Ok(crate::process::spec::ContainerSpec {
-                sandbox_pid,
-                argv,
-                env,
-                working_dir: spec.working_dir.clone().filter(|w| !w.is_empty()),
-                mounts,
-                etc_files: vec![
-                    ("hosts".into(), super::etc_files::hosts(pod, &ip.to_string())),
-                    ("hostname".into(), format!("{hostname}\n")),
-                    ("resolv.conf".into(), super::etc_files::resolv_conf(pod, &self.ctx.nameservers)),
-                ],
-            })
-        })();
-        let name = spec.name.clone();
-        let cspec = match built {
-            Ok(s) => s,
-            Err(e) if e.reason == "ErrImagePull" => {
-                let c = &mut self.ctrs[i];
-                c.pull_failures += 1;
-                let back = Duration::from_secs((10u64 << (c.pull_failures - 1).min(5)).min(300));
-                c.next_start = Some(Instant::now() + back);
-                // Upstream shows ErrImagePull for the failed attempt, then ImagePullBackOff
-                // until the next one.
-                c.state = CState::Waiting { reason: "ErrImagePull".into(), message: Some(e.message.clone()) };
-                let backoff = CState::Waiting {
-                    reason: "ImagePullBackOff".into(),
-                    message: Some(format!("Back-off pulling image {image:?}: ErrImagePull: {}", e.message)),
-                };
-                c.then_show = Some((Instant::now() + Duration::from_secs(1).min(back), backoff));
-                self.event(berth_runtime::EventType::Warning, "Failed", &format!("Failed to pull image {image:?}: {}", e.message));
-                self.event(berth_runtime::EventType::Warning, "Failed", "Error: ErrImagePull");
-                return;
-            }
-            Err(e) => {
-                let c = &mut self.ctrs[i];
-                c.state = CState::Waiting { reason: e.reason.into(), message: Some(e.message.clone()) };
-                c.next_start = Some(Instant::now() + Duration::from_secs(10));
-                self.event(berth_runtime::EventType::Warning, "Failed", &format!("Error: {}", e.message));
-                return;
-            }
-        };
-        // A restart: the previous instance is the last state and counts as a restart.
-        let ran_before = !matches!(self.ctrs[i].state, CState::Waiting { .. }) || self.ctrs[i].last.is_some();
-        let restart = if ran_before { self.ctrs[i].restart_count + 1 } else { 0 };
-        if self.ctrs[i].pull_failures > 0 || !ran_before {
-            self.event(berth_runtime::EventType::Normal, "Pulled", &format!("Container image {image:?} already present on machine"));
-        }
-        self.event(berth_runtime::EventType::Normal, "Created", &format!("Created container: {name}"));
-        let at = Utc::now();
-        match launch::start(&self.ctx.exe, &self.cdir(&name), restart, &cspec).await {
-            Ok(started) => {
-                self.event(berth_runtime::EventType::Normal, "Started", &format!("Started container {name}"));
-                let instance = self.next_instance;
-                self.next_instance += 1;
-                let c = &mut self.ctrs[i];
-                if let CState::Terminated(t) = &c.state {
-                    c.last = Some(t.clone());
-                }
-                c.restart_count = restart;
-                c.state = CState::Running { started_at: at };
-                c.running = Some(started);
-                c.instance = instance;
-                c.next_start = None;
-                c.pull_failures = 0;
-                c.ready = false;
-                c.started = false;
-                self.watch_instance(i);
-                self.persist(i);
-            }
-            Err(e) => {
-                self.event(berth_runtime::EventType::Warning, "Failed", &format!("Error: {}", e.message));
-                let c = &mut self.ctrs[i];
-                let t = ContainerStateTerminated { exit_code: 128, reason: Some("StartError".into()), message: Some(e.message), finished_at: Some(status::k8s_time(Utc::now())), ..Default::default() };
-                if let CState::Terminated(prev) = &c.state {
-                    c.last = Some(prev.clone());
-                }
-                c.restart_count = restart;
-                c.state = CState::Terminated(t);
-                c.next_start = Some(Instant::now() + restart_backoff(restart.max(1)));
-                self.persist(i);
-            }
-        }
-    }
-
-    fn container_statuses(&self) -> Vec<k8s_openapi::api::core::v1::ContainerStatus> {
-        self.ctrs
-            .iter()
-            .map(|c| status::container_status(&self.uid, &View { spec: &c.spec, state: &c.state, last: c.last.as_ref(), restart_count: c.restart_count, ready: c.ready, started: c.started }))
-            .collect()
-    }
-
-    async fn write_status(&mut self, pod: &Pod, terminal: Option<&str>) {
-        let current = pod.status.clone().unwrap_or_default();
-        let old: Vec<PodCondition> = self.last_written.as_ref().and_then(|s| s.conditions.clone()).unwrap_or_default();
-        let ip = self.sandbox.map(|(_, ip)| ip.to_string());
-        let sandbox_ready = self.sandbox.is_some() && terminal.is_none();
-        let mut desired = status::pod_status(pod, &current, &old, &self.container_statuses(), ip, sandbox_ready, self.start_time, Utc::now(), terminal);
-        if terminal.is_none() && self.sandbox.is_none() && pod.status.as_ref().and_then(|s| s.pod_ip.as_ref()).is_none() {
-            desired.pod_ip = None;
-            desired.pod_ips = None;
-        }
-        if self.last_written.as_ref() == Some(&desired) {
-            return;
-        }
-        let ns = pod.metadata.namespace.clone().unwrap_or_default();
-        let api: Api<Pod> = Api::namespaced(self.ctx.client.clone(), &ns);
-        let patch = serde_json::json!({"status": desired});
-        let name = pod.metadata.name.clone().unwrap_or_default();
-        match api.patch_status(&name, &PatchParams::default(), &Patch::Merge(&patch)).await {
-            Ok(_) => self.last_written = Some(desired),
-            Err(e) => tracing::warn!(pod = %name, error = %e, "writing pod status failed"),
-        }
-    }
-
-    async fn kill_all(&mut self, grace: Duration) {
-        let stops: Vec<_> = self.ctrs.iter().filter_map(|c| c.running).map(|s| launch::stop(s, grace)).collect();
-        futures::future::join_all(stops).await;
-        for i in 0..self.ctrs.len() {
-            if self.ctrs[i].running.is_some() {
-                // Stopping is not crashing: report the exit itself, with no restart.
-                self.exited(i, false);
-            }
-        }
-    }
-
-    fn teardown_sandbox(&mut self) {
-        if let Some((pid, _)) = self.sandbox.take() {
-            procs::signal(pid, nix::sys::signal::Signal::SIGKILL);
-        }
-        crate::process::net::delete_link_blocking(&crate::process::net::host_veth_name(&self.uid));
-        self.ctx.ipam.release(&self.uid);
-    }
-
-    fn teardown(&mut self) {
-        self.teardown_sandbox();
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-
-    /// Graceful deletion: preStop, SIGTERM, SIGKILL after the grace period, terminal status,
-    /// then the final DELETE of exactly this pod.
-    async fn terminate(&mut self, pod: &Pod) {
-        let grace = self.grace(Some(pod));
-        let deadline = Instant::now() + grace;
-        let ran = self.sandbox.is_some() || self.ctrs.iter().any(|c| c.running.is_some());
-        let hooks: Vec<_> = self
-            .ctrs
-            .iter()
-            .filter(|c| c.running.is_some())
-            .map(|c| {
-                self.event(berth_runtime::EventType::Normal, "Killing", &format!("Stopping container {}", c.spec.name));
-                let hook = c.spec.lifecycle.as_ref().and_then(|l| l.pre_stop.clone());
-                let (s, ip, spec) = (c.running.expect("running"), self.sandbox.map(|x| x.1.to_string()).unwrap_or_default(), c.spec.clone());
-                async move {
-                    if let Some(h) = hook {
-                        let _ = tokio::time::timeout_at(deadline, super::hooks::run(&spec, &h, &ip, s.pid)).await;
-                    }
-                }
-            })
-            .collect();
-        futures::future::join_all(hooks).await;
-        self.kill_all(deadline.saturating_duration_since(Instant::now())).await;
-        self.teardown_sandbox();
-        let has_finalizers = pod.metadata.finalizers.as_ref().is_some_and(|f| !f.is_empty());
-        if ran && (grace > Duration::ZERO || has_finalizers) {
-            let all_ok = self.ctrs.iter().all(|c| matches!(&c.state, CState::Terminated(t) if t.exit_code == 0));
-            let phase = if all_ok && !self.ctrs.is_empty() { PHASE_SUCCEEDED } else { PHASE_FAILED };
-            self.write_status(pod, Some(phase)).await;
-        }
-        let ns = pod.metadata.namespace.clone().unwrap_or_default();
-        let api: Api<Pod> = Api::namespaced(self.ctx.client.clone(), &ns);
-        let dp = DeleteParams {
-            grace_period_seconds: Some(0),
-            preconditions: Some(Preconditions { uid: Some(self.uid.clone()), resource_version: None }),
-            ..Default::default()
-        };
-        let name = pod.metadata.name.clone().unwrap_or_default();
-        for attempt in 0..10u32 {
-            match api.delete(&name, &dp).await {
-                Ok(_) => break,
-                Err(kube::Error::Api(s)) if s.code == 404 || s.code == 409 => break,
-                Err(e) => {
-                    tracing::warn!(pod = %name, error = %e, "final delete failed; retrying");
-                    tokio::time::sleep(Duration::from_millis(200 << attempt.min(5))).await;
-                }
-            }
-        }
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
 }
