@@ -28,4 +28,5 @@
 //! Host-port conflicts are rejected at admission (`Failed`, reason `NodePorts`).
 //! Annotations: see [`simulated::annotations`].
 
+pub mod kubelet_api;
 pub mod simulated;
