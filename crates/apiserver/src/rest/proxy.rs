@@ -1,0 +1,297 @@
+//! `…/pods/{[scheme:]name[:port]}/proxy[/{path}]` and the same for services: HTTP to the
+//! pod's IP (a service's: one ready pod behind its selector), any method, preserving path,
+//! query, body, status and headers. Target choice is pure (`pod_target`, `service_target`);
+//! `forward` does the IO.
+
+use std::net::IpAddr;
+
+use axum::body::Body;
+use axum::http::{header, HeaderMap, HeaderName, Request, Response, Uri};
+use berth_api::registry;
+use berth_api::StatusError;
+use hyper::body::Incoming;
+use hyper_util::rt::TokioIo;
+use serde_json::Value;
+
+use super::{kubelet, read};
+use crate::request::ResourcePath;
+use crate::state::Shared;
+
+/// Upstream's `SplitSchemeNamePort`: `name`, `name:port` or `scheme:name:port`.
+pub fn split_scheme_name_port(id: &str) -> Option<(&str, &str, &str)> {
+    let parts: Vec<&str> = id.split(':').collect();
+    let (scheme, name, port) = match parts.as_slice() {
+        [n] => ("", *n, ""),
+        [n, p] => ("", *n, *p),
+        [s, n, p] => (*s, *n, *p),
+        _ => return None,
+    };
+    (!name.is_empty() && matches!(scheme, "" | "http" | "https")).then_some((scheme, name, port))
+}
+
+/// Where a proxied request goes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Target {
+    pub scheme: String,
+    pub host: String,
+    pub port: u16,
+}
+
+fn pod_ip(pod: &Value) -> &str {
+    pod["status"]["podIPs"][0]["ip"].as_str().or_else(|| pod["status"]["podIP"].as_str()).unwrap_or("")
+}
+
+/// Upstream refuses anything but global unicast pod IPs; berth's pods may live on loopback
+/// (one host, pods reachable from it), so loopback is allowed as well.
+fn proxyable(ip: &str) -> Result<IpAddr, StatusError> {
+    let not_allowed = || StatusError::bad_request("address not allowed");
+    let ip: IpAddr = ip.parse().map_err(|_| not_allowed())?;
+    let link_local = match ip {
+        IpAddr::V4(v4) => v4.is_link_local(),
+        IpAddr::V6(v6) => (v6.segments()[0] & 0xffc0) == 0xfe80,
+    };
+    if ip.is_unspecified() || ip.is_multicast() || link_local {
+        return Err(not_allowed());
+    }
+    Ok(ip)
+}
+
+fn parse_port(p: &str) -> Result<u16, StatusError> {
+    p.parse::<u16>().map_err(|_| StatusError::bad_request(format!("invalid port {p:?}")))
+}
+
+/// The pod target; without a port, the first declared container port (none: port 80).
+pub fn pod_target(pod: &Value, scheme: &str, port: &str) -> Result<Target, StatusError> {
+    let port = if port.is_empty() {
+        pod["spec"]["containers"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find_map(|c| c["ports"][0]["containerPort"].as_u64())
+            .map(|p| p.to_string())
+            .unwrap_or_default()
+    } else {
+        port.to_string()
+    };
+    let ip = proxyable(pod_ip(pod))?;
+    let scheme = if scheme.is_empty() { "http" } else { scheme };
+    let port = if port.is_empty() { if scheme == "https" { 443 } else { 80 } } else { parse_port(&port)? };
+    Ok(Target { scheme: scheme.to_string(), host: ip.to_string(), port })
+}
+
+fn is_ready(pod: &Value) -> bool {
+    pod["status"]["phase"] == "Running"
+        && pod["metadata"]["deletionTimestamp"].is_null()
+        && pod["status"]["conditions"]
+            .as_array()
+            .is_some_and(|cs| cs.iter().any(|c| c["type"] == "Ready" && c["status"] == "True"))
+}
+
+fn selects(selector: &serde_json::Map<String, Value>, pod: &Value) -> bool {
+    selector.iter().all(|(k, v)| pod["metadata"]["labels"][k] == *v)
+}
+
+/// The container port a service port's `targetPort` means on `pod` (named ports resolved).
+fn target_port(svc_port: &Value, pod: &Value) -> Option<u16> {
+    match &svc_port["targetPort"] {
+        Value::Number(n) => n.as_u64().and_then(|n| u16::try_from(n).ok()),
+        Value::String(s) if s.parse::<u16>().is_ok() => s.parse().ok(),
+        Value::String(name) => pod["spec"]["containers"]
+            .as_array()?
+            .iter()
+            .flat_map(|c| c["ports"].as_array().into_iter().flatten())
+            .find(|p| p["name"] == *name.as_str())
+            .and_then(|p| p["containerPort"].as_u64())
+            .and_then(|n| u16::try_from(n).ok()),
+        _ => svc_port["port"].as_u64().and_then(|n| u16::try_from(n).ok()),
+    }
+}
+
+/// A ready endpoint of the service for `id` (= `[scheme:]name[:port]`), as upstream picks
+/// one from the service's endpoints; `pods` are the namespace's pods.
+pub fn service_target(svc: &Value, pods: &[Value], id: &str, scheme: &str, port: &str) -> Result<Target, StatusError> {
+    let name = svc["metadata"]["name"].as_str().unwrap_or("");
+    let ports = svc["spec"]["ports"].as_array().map(Vec::as_slice).unwrap_or(&[]);
+    // A port number names the service port that has it.
+    let port_name = match port.parse::<i64>() {
+        Ok(n) => match ports.iter().find(|p| p["port"].as_i64() == Some(n)) {
+            Some(p) => p["name"].as_str().unwrap_or("").to_string(),
+            None => {
+                return Err(StatusError::new(503, "ServiceUnavailable", format!("no service port {n} found for service {name:?}")))
+            }
+        },
+        Err(_) => port.to_string(),
+    };
+    let unavailable = |what: &str| StatusError::new(503, "ServiceUnavailable", format!("no endpoints available for service {what:?}"));
+    let selector = svc["spec"]["selector"].as_object().filter(|s| !s.is_empty());
+    let ready: Vec<&Value> = match selector {
+        Some(sel) => pods.iter().filter(|p| selects(sel, p) && is_ready(p) && proxyable(pod_ip(p)).is_ok()).collect(),
+        None => Vec::new(),
+    };
+    if ready.is_empty() {
+        return Err(unavailable(name));
+    }
+    let svc_port = ports.iter().find(|p| p["name"].as_str().unwrap_or("") == port_name).ok_or_else(|| unavailable(id))?;
+    ready
+        .iter()
+        .find_map(|pod| {
+            let port = target_port(svc_port, pod)?;
+            let scheme = if scheme.is_empty() { "http" } else { scheme };
+            Some(Target { scheme: scheme.to_string(), host: pod_ip(pod).to_string(), port })
+        })
+        .ok_or_else(|| unavailable(id))
+}
+
+/// The path on the target: what follows `/{id}/proxy` in the request path (`path=` query
+/// parameter for the form without one), `/` at least.
+fn target_path(uri: &Uri, id: &str) -> String {
+    let path = uri.path();
+    let marker = format!("/{id}/proxy");
+    let rest = path.find(&marker).map(|i| &path[i + marker.len()..]).unwrap_or("");
+    if !rest.is_empty() {
+        return rest.to_string();
+    }
+    let from_query = form_urlencoded::parse(uri.query().unwrap_or("").as_bytes()).find(|(k, _)| k == "path").map(|(_, v)| v.into_owned());
+    match from_query {
+        Some(p) if p.starts_with('/') => p,
+        Some(p) => format!("/{p}"),
+        None => "/".to_string(),
+    }
+}
+
+pub async fn serve(state: &Shared, rp: &ResourcePath, req: Request<Incoming>) -> Result<Response<Body>, StatusError> {
+    let id = rp.name.as_deref().unwrap_or("");
+    let ns = rp.namespace.as_deref().unwrap_or("default");
+    let kind = if rp.info.plural == "pods" { "pod" } else { "service" };
+    let (scheme, name, port) =
+        split_scheme_name_port(id).ok_or_else(|| StatusError::bad_request(format!("invalid {kind} request {id:?}")))?;
+    let target = if rp.info.plural == "pods" {
+        let (pod, _) = read::get_object(state, rp.info, Some(ns), name).await?;
+        pod_target(&pod, scheme, port)?
+    } else {
+        let (svc, _) = read::get_object(state, rp.info, Some(ns), name).await?;
+        let pods_info = registry::lookup("", "v1", "pods").expect("pods are registered");
+        let (pods, _) = super::list_all(state, pods_info, Some(ns)).await?;
+        service_target(&svc, &pods, id, scheme, port)?
+    };
+    if target.scheme == "https" {
+        return Err(StatusError::bad_request(format!("berth proxies to {kind}s over http only; {id:?} asks for https")));
+    }
+    let path = target_path(req.uri(), id);
+    forward(target, path, req).await
+}
+
+/// Headers that belong to one connection and are not passed on (RFC 7230 §6.1), plus the
+/// credentials the API server consumed.
+fn hop_by_hop(name: &HeaderName) -> bool {
+    matches!(
+        name.as_str(),
+        "connection" | "keep-alive" | "proxy-connection" | "proxy-authenticate" | "proxy-authorization" | "te" | "trailer"
+            | "transfer-encoding" | "upgrade" | "authorization" | "host"
+    )
+}
+
+fn copy_headers(from: &HeaderMap, to: &mut HeaderMap) {
+    for (k, v) in from {
+        if !hop_by_hop(k) {
+            to.append(k.clone(), v.clone());
+        }
+    }
+}
+
+async fn forward(t: Target, path: String, req: Request<Incoming>) -> Result<Response<Body>, StatusError> {
+    let addr = kubelet::join_host_port(&t.host, t.port);
+    let unreachable = |e: String| StatusError::new(503, "ServiceUnavailable", format!("error trying to reach service: {e}"));
+    let tcp = tokio::net::TcpStream::connect((t.host.as_str(), t.port))
+        .await
+        .map_err(|e| unreachable(format!("dial tcp {addr}: connect: {}", kubelet::os_error_text(&e))))?;
+    let (mut sender, conn) =
+        hyper::client::conn::http1::handshake::<_, Incoming>(TokioIo::new(tcp)).await.map_err(|e| unreachable(e.to_string()))?;
+    tokio::spawn(async move {
+        let _ = conn.await;
+    });
+    let (parts, body) = req.into_parts();
+    let uri = match parts.uri.query() {
+        Some(q) => format!("{path}?{q}"),
+        None => path,
+    };
+    let mut out = Request::builder().method(parts.method.clone()).uri(uri);
+    let headers = out.headers_mut().expect("a fresh builder has headers");
+    copy_headers(&parts.headers, headers);
+    headers.insert(header::HOST, addr.parse().map_err(|_| StatusError::internal("bad target address"))?);
+    if let Some(h) = parts.headers.get(header::HOST) {
+        headers.insert("x-forwarded-host", h.clone());
+    }
+    headers.insert("x-forwarded-proto", header::HeaderValue::from_static("https"));
+    let out = out.body(body).map_err(|e| StatusError::internal(e.to_string()))?;
+    let resp = sender.send_request(out).await.map_err(|e| unreachable(e.to_string()))?;
+    let (rparts, rbody) = resp.into_parts();
+    let mut builder = Response::builder().status(rparts.status);
+    copy_headers(&rparts.headers, builder.headers_mut().expect("a fresh builder has headers"));
+    builder.body(Body::new(rbody)).map_err(|e| StatusError::internal(e.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn ids_split_like_upstream() {
+        assert_eq!(split_scheme_name_port("web"), Some(("", "web", "")));
+        assert_eq!(split_scheme_name_port("web:8080"), Some(("", "web", "8080")));
+        assert_eq!(split_scheme_name_port("https:web:443"), Some(("https", "web", "443")));
+        assert_eq!(split_scheme_name_port("ftp:web:21"), None);
+        assert_eq!(split_scheme_name_port(":80"), None);
+        assert_eq!(split_scheme_name_port("a:b:c:d"), None);
+    }
+
+    fn pod(ip: &str, ready: bool, ports: Value) -> Value {
+        json!({
+            "metadata": {"name": "p", "labels": {"app": "web"}},
+            "spec": {"containers": [{"name": "c", "ports": ports}]},
+            "status": {"phase": "Running", "podIP": ip, "podIPs": [{"ip": ip}],
+                       "conditions": [{"type": "Ready", "status": if ready {"True"} else {"False"}}]},
+        })
+    }
+
+    #[test]
+    fn pod_targets_default_to_the_first_container_port() {
+        let p = pod("10.0.0.5", true, json!([{"containerPort": 8080}, {"containerPort": 9090}]));
+        assert_eq!(pod_target(&p, "", "").unwrap(), Target { scheme: "http".into(), host: "10.0.0.5".into(), port: 8080 });
+        assert_eq!(pod_target(&p, "", "9090").unwrap().port, 9090);
+        let e = pod_target(&pod("", true, json!([])), "", "").unwrap_err();
+        assert_eq!((e.code, e.message.as_str()), (400, "address not allowed"));
+        assert!(pod_target(&pod("169.254.1.1", true, json!([])), "", "").is_err());
+    }
+
+    #[test]
+    fn service_targets_pick_a_ready_pod_and_resolve_named_ports() {
+        let svc = json!({"metadata": {"name": "s"}, "spec": {"selector": {"app": "web"},
+            "ports": [{"name": "http", "port": 80, "targetPort": "web"}, {"name": "admin", "port": 81, "targetPort": 9000}]}});
+        let pods = vec![
+            pod("10.0.0.1", false, json!([{"name": "web", "containerPort": 8080}])),
+            pod("10.0.0.2", true, json!([{"name": "web", "containerPort": 8081}])),
+        ];
+        let t = service_target(&svc, &pods, "s:http", "", "http").unwrap();
+        assert_eq!((t.host.as_str(), t.port), ("10.0.0.2", 8081));
+        assert_eq!(service_target(&svc, &pods, "s:81", "", "81").unwrap().port, 9000);
+        // Several named ports and none asked for: upstream finds no endpoint for the id.
+        let e = service_target(&svc, &pods, "s", "", "").unwrap_err();
+        assert_eq!((e.code, e.message.as_str()), (503, "no endpoints available for service \"s\""));
+        let e = service_target(&svc, &pods, "s:82", "", "82").unwrap_err();
+        assert_eq!(e.message, "no service port 82 found for service \"s\"");
+        let e = service_target(&svc, &pods[..1], "s:http", "", "http").unwrap_err();
+        assert_eq!(e.message, "no endpoints available for service \"s\"");
+    }
+
+    #[test]
+    fn target_path_keeps_trailing_slashes() {
+        let u: Uri = "/api/v1/namespaces/d/pods/p:80/proxy/a/b/?x=1".parse().unwrap();
+        assert_eq!(target_path(&u, "p:80"), "/a/b/");
+        let u: Uri = "/api/v1/namespaces/d/services/s/proxy".parse().unwrap();
+        assert_eq!(target_path(&u, "s"), "/");
+        let u: Uri = "/api/v1/namespaces/d/services/s/proxy?path=x".parse().unwrap();
+        assert_eq!(target_path(&u, "s"), "/x");
+    }
+}
