@@ -9,6 +9,7 @@ mod apiserver;
 mod durability;
 mod gc;
 mod kube_client;
+mod pod_io;
 mod statefulset;
 mod statefulset_sim;
 mod scheduler;

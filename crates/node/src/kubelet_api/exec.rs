@@ -13,7 +13,8 @@ use hyper_util::rt::TokioIo;
 use serde_json::{json, Value};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::mpsc;
-use tokio_tungstenite::tungstenite::protocol::Role;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+use tokio_tungstenite::tungstenite::protocol::{CloseFrame, Role};
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::WebSocketStream;
 
@@ -139,6 +140,12 @@ fn internal_error(message: String) -> Value {
     })
 }
 
+/// A close frame with code 1000: clients (gorilla/websocket in kubectl) treat a close
+/// without a code (1005) as an error rather than the end of the streams.
+fn normal_close() -> Message {
+    Message::Close(Some(CloseFrame { code: CloseCode::Normal, reason: "".into() }))
+}
+
 type Ws = WebSocketStream<TokioIo<hyper::upgrade::Upgraded>>;
 
 fn frame(channel: u8, data: &[u8]) -> Message {
@@ -180,7 +187,7 @@ async fn session(ws: Ws, pid: i32, opts: ExecOptions, v5: bool) {
         Err(e) => {
             let status = internal_error(format!("error executing command in container: {e}"));
             let _ = tx.send(frame(ERROR, status.to_string().as_bytes())).await;
-            let _ = tx.send(Message::Close(None)).await;
+            let _ = tx.send(normal_close()).await;
             drop(tx);
             let _ = writer.await;
             return;
@@ -240,7 +247,7 @@ async fn session(ws: Ws, pid: i32, opts: ExecOptions, v5: bool) {
         Err(e) => internal_error(format!("error executing command in container: {e}")),
     };
     let _ = tx.send(frame(ERROR, status.to_string().as_bytes())).await;
-    let _ = tx.send(Message::Close(None)).await;
+    let _ = tx.send(normal_close()).await;
     drop(tx);
     let _ = writer.await;
 }
