@@ -75,6 +75,15 @@ fn start_node(pki: &Path) -> Node {
     )
     .unwrap();
     std::fs::write(container.join("0.log"), LOG).unwrap();
+    // A second pod with two containers; only `b` has logged anything.
+    let two = state.path().join("pods/uid-two");
+    std::fs::create_dir_all(two.join("containers/b")).unwrap();
+    std::fs::write(
+        two.join("pod.json"),
+        r#"{"metadata":{"namespace":"default","name":"two","uid":"uid-two"},"spec":{"containers":[{"name":"a"},{"name":"b"}]}}"#,
+    )
+    .unwrap();
+    std::fs::write(two.join("containers/b/0.log"), "2024-05-01T10:00:00Z stdout F from b\n").unwrap();
     let sleep = Command::new("sleep")
         .arg("1000")
         .env_clear()
@@ -118,6 +127,18 @@ fn setup(c: &Cluster, n: &Node) {
         "apiVersion: v1\nkind: Service\nmetadata: {name: io}\nspec:\n  selector: {app: io}\n  ports: [{port: 80, targetPort: web}]\n---\napiVersion: v1\nkind: Service\nmetadata: {name: empty}\nspec:\n  selector: {app: nobody}\n  ports: [{port: 80}]\n",
     );
     c.ok(&["create", "-f", &svc]);
+
+    // `two`: two containers, `b` the default by annotation; `waiting`: not started yet.
+    let pods = c.manifest(
+        "pods.yaml",
+        "apiVersion: v1\nkind: Pod\nmetadata:\n  name: two\n  annotations: {kubectl.kubernetes.io/default-container: b}\nspec:\n  nodeName: node-1\n  containers: [{name: a, image: busybox}, {name: b, image: busybox}]\n---\napiVersion: v1\nkind: Pod\nmetadata: {name: waiting}\nspec:\n  nodeName: node-1\n  containers: [{name: c, image: busybox}]\n",
+    );
+    c.ok(&["create", "-f", &pods]);
+    let running = |n: &str| format!(r#"{{"name":"{n}","ready":true,"restartCount":0,"image":"busybox","imageID":"","state":{{"running":{{"startedAt":"2024-05-01T10:00:00Z"}}}}}}"#);
+    let two_status = format!(r#"{{"status":{{"phase":"Running","containerStatuses":[{},{}]}}}}"#, running("a"), running("b"));
+    c.ok(&["patch", "pod", "two", "--subresource=status", "--type=merge", "-p", &two_status]);
+    let waiting = r#"{"status":{"phase":"Pending","containerStatuses":[{"name":"c","ready":false,"restartCount":0,"image":"busybox","imageID":"","state":{"waiting":{"reason":"ContainerCreating"}}}]}}"#;
+    c.ok(&["patch", "pod", "waiting", "--subresource=status", "--type=merge", "-p", waiting]);
 }
 
 /// kubectl with piped stdio, for streaming and stdin.
@@ -151,6 +172,11 @@ fn logs_exec_and_proxy_through_kubectl() {
     assert!(e.contains("container nope is not valid for pod io"), "{e}");
     let e = c.fails(&["logs", "io", "--previous"]);
     assert!(e.contains("previous terminated container \"c\" in pod \"io\" not found"), "{e}");
+    assert_eq!(c.ok(&["logs", "two"]), "from b\n");
+    let e = c.fails(&["get", "--raw", "/api/v1/namespaces/default/pods/two/log"]);
+    assert!(e.contains("a container name must be specified for pod two, choose one of: [a b]"), "{e}");
+    let e = c.fails(&["logs", "waiting"]);
+    assert!(e.contains("Error from server (BadRequest): container \"c\" in pod \"waiting\" is waiting to start: ContainerCreating"), "{e}");
 
     // logs -f: the existing lines, then one appended while following.
     let mut follow = kubectl_cmd(&c, &["logs", "-f", "io"]).stdout(Stdio::piped()).stderr(Stdio::inherit()).spawn().unwrap();
