@@ -253,3 +253,21 @@ async fn clients_without_a_certificate_are_refused() {
     // TLS 1.3 reports the refusal on the first read; either way no response arrives.
     assert!(!matches!(res, Ok(n) if n > 0), "{res:?}");
 }
+
+#[tokio::test]
+async fn exec_runs_as_the_containers_user() {
+    if !is_root() {
+        return; // switching to another user needs root
+    }
+    let f = fixture().await;
+    let mut nobody = std::process::Command::new("sleep");
+    nobody.arg("1000").env("PATH", "/usr/bin:/bin").current_dir("/").uid(65534).gid(65534);
+    let mut nobody = nobody.spawn().unwrap();
+    std::fs::write(f.container.join("pid"), nobody.id().to_string()).unwrap();
+    let mut ws = exec_ws(&f, "command=sh&command=-c&command=id+-u%3B+id+-g&output=1&error=1").await;
+    let (out, err, status) = drain(&mut ws).await;
+    let _ = nobody.kill();
+    let _ = nobody.wait();
+    assert_eq!((out.as_str(), err.as_str()), ("65534\n65534\n", ""));
+    assert_eq!(status["status"], "Success");
+}

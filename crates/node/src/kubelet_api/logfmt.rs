@@ -7,7 +7,8 @@ use chrono::{DateTime, Utc};
 /// One line of a CRI log file: `<RFC3339Nano> <stdout|stderr> <F|P> <content>`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Record<'a> {
-    pub time: DateTime<Utc>,
+    /// The timestamp as written; parsed only when an option needs it (most reads don't).
+    pub ts: &'a str,
     pub stream: &'a str,
     /// `P` records are fragments of a longer line; the line ends with the next `F`.
     pub partial: bool,
@@ -33,8 +34,13 @@ pub fn parse(line: &[u8]) -> Option<Record<'_>> {
         t if t.starts_with(b"P:") => true,
         _ => return None,
     };
-    let time = DateTime::parse_from_rfc3339(ts).ok()?.with_timezone(&Utc);
-    Some(Record { time, stream, partial, content })
+    Some(Record { ts, stream, partial, content })
+}
+
+impl Record<'_> {
+    pub fn time(&self) -> Option<DateTime<Utc>> {
+        DateTime::parse_from_rfc3339(self.ts).ok().map(|t| t.with_timezone(&Utc))
+    }
 }
 
 /// Go's RFC3339Nano as the kubelet prints it: fractional seconds without trailing zeros.
@@ -149,12 +155,22 @@ impl Formatter {
             return;
         }
         let Some(r) = parse(line) else { return };
-        if self.since.is_some_and(|s| r.time < s) {
-            return;
+        let time = if self.since.is_some() || self.timestamps {
+            match r.time() {
+                Some(t) => Some(t),
+                None => return,
+            }
+        } else {
+            None
+        };
+        if let (Some(s), Some(t)) = (self.since, time) {
+            if t < s {
+                return;
+            }
         }
         let mut buf = Vec::with_capacity(r.content.len() + 40);
-        if self.timestamps && !self.in_partial {
-            buf.extend_from_slice(rfc3339_nano(&r.time).as_bytes());
+        if let (true, false, Some(t)) = (self.timestamps, self.in_partial, time) {
+            buf.extend_from_slice(rfc3339_nano(&t).as_bytes());
             buf.push(b' ');
         }
         buf.extend_from_slice(r.content);
@@ -257,7 +273,7 @@ garbage line\n\
     #[test]
     fn parse_rejects_malformed_records() {
         assert!(parse(b"2024-05-01T10:00:00Z stdin F x").is_none());
-        assert!(parse(b"yesterday stdout F x").is_none());
+        assert!(parse(b"yesterday stdout F x").unwrap().time().is_none());
         let r = parse(b"2024-05-01T10:00:00Z stdout F").unwrap();
         assert_eq!(r.content, b"");
     }

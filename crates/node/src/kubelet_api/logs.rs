@@ -30,7 +30,7 @@ pub async fn serve(state_dir: &Path, namespace: &str, pod: &str, container: &str
         Err(e) => return text(e.code, &e.message),
     };
     let path = cdir.log_path(n);
-    let data = match std::fs::read(&path) {
+    let (base, data) = match read_log(&path, opts.tail_lines) {
         Ok(d) => d,
         Err(e) => return text(500, &format!("failed to read log file {}: {e}", path.display())),
     };
@@ -47,7 +47,7 @@ pub async fn serve(state_dir: &Path, namespace: &str, pod: &str, container: &str
         return full(200, "text/plain", out);
     }
     let (mut tx, body) = stream_body();
-    let follow = Follow { cdir, n, offset: complete as u64, fmt };
+    let follow = Follow { cdir, n, offset: base + complete as u64, fmt };
     tokio::spawn(async move {
         if !out.is_empty() && tx.send(Ok(Frame::data(Bytes::from(out)))).await.is_err() {
             return;
@@ -55,6 +55,32 @@ pub async fn serve(state_dir: &Path, namespace: &str, pod: &str, container: &str
         follow.run(tx).await;
     });
     body
+}
+
+/// Read a log file, or with `tail` only enough of its end to hold that many lines (a long
+/// running container's log can be large). Returns the file offset of the data and the data.
+fn read_log(path: &Path, tail: Option<u64>) -> std::io::Result<(u64, Vec<u8>)> {
+    let mut f = std::fs::File::open(path)?;
+    let Some(tail) = tail else {
+        let mut data = Vec::new();
+        f.read_to_end(&mut data)?;
+        return Ok((0, data));
+    };
+    const CHUNK: u64 = 64 * 1024;
+    let len = f.metadata()?.len();
+    let mut start = len;
+    let mut data: Vec<u8> = Vec::new();
+    // One more newline than lines wanted: the one ending the line before them.
+    while start > 0 && (data.iter().filter(|b| **b == b'\n').count() as u64) <= tail {
+        let from = start.saturating_sub(CHUNK);
+        let mut chunk = vec![0u8; (start - from) as usize];
+        f.seek(SeekFrom::Start(from))?;
+        f.read_exact(&mut chunk)?;
+        chunk.extend_from_slice(&data);
+        data = chunk;
+        start = from;
+    }
+    Ok((start, data))
 }
 
 /// The log file to read: the current instance's, or with `previous` the one before it.
@@ -130,6 +156,21 @@ impl Follow {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn tail_reads_only_the_end_of_large_files() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("0.log");
+        let line = "2024-05-01T10:00:00Z stdout F ".to_string() + &"x".repeat(100) + "\n";
+        std::fs::write(&p, line.repeat(5000)).unwrap();
+        let (base, data) = read_log(&p, Some(3)).unwrap();
+        assert!(base > 0 && data.len() < 70 * 1024, "{base} {}", data.len());
+        assert_eq!(base as usize + data.len(), line.len() * 5000);
+        let start = logfmt::tail_start(&data, 3);
+        assert_eq!(data.len() - start, 3 * line.len());
+        let (base, data) = read_log(&p, None).unwrap();
+        assert_eq!((base, data.len()), (0, line.len() * 5000));
+    }
 
     #[test]
     fn previous_needs_the_file_before_the_current_one() {

@@ -31,6 +31,26 @@ pub struct Target {
     root: Option<File>,
     cwd: File,
     env: Vec<(OsString, OsString)>,
+    /// The main process's identity, taken on by the command (as a runtime's exec does).
+    ids: Identity,
+}
+
+/// Effective user and groups of a process, from `/proc/<pid>/status`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Identity {
+    pub uid: u32,
+    pub gid: u32,
+    pub groups: Vec<u32>,
+}
+
+/// Parse the `Uid:`, `Gid:` (real, effective, saved, fs: the effective one counts) and
+/// `Groups:` lines of `/proc/<pid>/status`.
+pub fn parse_identity(status: &str) -> Option<Identity> {
+    let field = |name: &str| status.lines().find_map(|l| l.strip_prefix(name)).map(str::split_whitespace);
+    let uid = field("Uid:")?.nth(1)?.parse().ok()?;
+    let gid = field("Gid:")?.nth(1)?.parse().ok()?;
+    let groups = field("Groups:").map(|g| g.filter_map(|x| x.parse().ok()).collect()).unwrap_or_default();
+    Some(Identity { uid, gid, groups })
 }
 
 fn same_file(a: &str, b: &str) -> io::Result<bool> {
@@ -57,7 +77,9 @@ impl Target {
         let root = if same_file(&root_path, "/")? { None } else { Some(File::open(&root_path)?) };
         let cwd = File::open(format!("/proc/{pid}/cwd"))?;
         let env = parse_environ(&std::fs::read(format!("/proc/{pid}/environ"))?);
-        Ok(Target { namespaces, enters_pid_ns, root, cwd, env })
+        let ids = parse_identity(&std::fs::read_to_string(format!("/proc/{pid}/status"))?)
+            .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, format!("/proc/{pid}/status: no Uid/Gid")))?;
+        Ok(Target { namespaces, enters_pid_ns, root, cwd, env, ids })
     }
 
     /// A command that runs `argv` in the container with its environment. `tty` makes the
@@ -72,10 +94,22 @@ impl Target {
         let root = self.root.as_ref().map(|f| f.as_raw_fd());
         let cwd = self.cwd.as_raw_fd();
         let fork_for_pid_ns = self.enters_pid_ns;
-        // SAFETY: the hook only makes async-signal-safe system calls on values captured by
-        // copy; it allocates nothing.
+        // Switch identity only when it differs: an unprivileged caller exec-ing into its own
+        // process could not call setgroups.
+        let me = unsafe { (libc::geteuid(), libc::getegid()) };
+        let ids = (me != (self.ids.uid, self.ids.gid)).then(|| self.ids.clone());
+        // SAFETY: the hook only makes async-signal-safe system calls on values prepared
+        // before the fork; it allocates nothing.
         unsafe {
-            cmd.pre_exec(move || enter(&ns, root, cwd, fork_for_pid_ns, tty));
+            cmd.pre_exec(move || {
+                enter(&ns, root, cwd, fork_for_pid_ns, tty)?;
+                if let Some(ids) = &ids {
+                    check(libc::setgroups(ids.groups.len(), ids.groups.as_ptr()))?;
+                    check(libc::setgid(ids.gid))?;
+                    check(libc::setuid(ids.uid))?;
+                }
+                Ok(())
+            });
         }
         Ok(cmd)
     }
@@ -172,6 +206,13 @@ pub fn resize(master: &File, width: u16, height: u16) -> io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn identity_is_the_effective_one() {
+        let st = "Name:\tsleep\nUid:\t0\t1000\t1000\t1000\nGid:\t5\t100\t100\t100\nGroups:\t4 27 \n";
+        assert_eq!(parse_identity(st), Some(Identity { uid: 1000, gid: 100, groups: vec![4, 27] }));
+        assert_eq!(parse_identity("Name: x\n"), None);
+    }
 
     #[test]
     fn environ_is_split_on_nul_and_first_equals() {
