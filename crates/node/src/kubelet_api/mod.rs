@@ -37,7 +37,6 @@ use hyper_util::rt::{TokioExecutor, TokioIo};
 use tokio::net::TcpListener;
 use tokio_rustls::TlsAcceptor;
 
-pub use exec::{exit_status, ExecOptions};
 
 type Resp = Response<BoxBody<Bytes, Infallible>>;
 
