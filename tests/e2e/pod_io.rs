@@ -139,6 +139,17 @@ fn setup(c: &Cluster, n: &Node) {
     c.ok(&["patch", "pod", "two", "--subresource=status", "--type=merge", "-p", &two_status]);
     let waiting = r#"{"status":{"phase":"Pending","containerStatuses":[{"name":"c","ready":false,"restartCount":0,"image":"busybox","imageID":"","state":{"waiting":{"reason":"ContainerCreating"}}}]}}"#;
     c.ok(&["patch", "pod", "waiting", "--subresource=status", "--type=merge", "-p", waiting]);
+
+    // `far`: on a node whose addresses (like a simulated node's) are not on this machine.
+    let far = c.manifest(
+        "far.yaml",
+        "apiVersion: v1\nkind: Node\nmetadata: {name: faraway}\n---\napiVersion: v1\nkind: Pod\nmetadata: {name: far}\nspec:\n  nodeName: faraway\n  containers: [{name: c, image: busybox, ports: [{containerPort: 80}]}]\n",
+    );
+    c.ok(&["create", "-f", &far]);
+    c.ok(&["patch", "node", "faraway", "--subresource=status", "--type=merge", "-p",
+        r#"{"status":{"addresses":[{"type":"InternalIP","address":"10.250.0.99"}],"daemonEndpoints":{"kubeletEndpoint":{"Port":10250}}}}"#]);
+    c.ok(&["patch", "pod", "far", "--subresource=status", "--type=merge", "-p", &format!(
+        r#"{{"status":{{"phase":"Running","podIP":"10.244.99.5","podIPs":[{{"ip":"10.244.99.5"}}],"containerStatuses":[{}]}}}}"#, running("c"))]);
 }
 
 /// kubectl with piped stdio, for streaming and stdin.
@@ -177,6 +188,12 @@ fn logs_exec_and_proxy_through_kubectl() {
     assert!(e.contains("a container name must be specified for pod two, choose one of: [a b]"), "{e}");
     let e = c.fails(&["logs", "waiting"]);
     assert!(e.contains("Error from server (BadRequest): container \"c\" in pod \"waiting\" is waiting to start: ContainerCreating"), "{e}");
+
+    // Nothing is dialed off this machine.
+    let e = c.fails(&["logs", "far"]);
+    assert!(e.contains("berth does not dial 10.250.0.99"), "{e}");
+    let e = c.fails(&["get", "--raw", "/api/v1/namespaces/default/pods/far/proxy/"]);
+    assert!(e.contains("error trying to reach service: berth does not dial 10.244.99.5"), "{e}");
 
     // logs -f: the existing lines, then one appended while following.
     let mut follow = kubectl_cmd(&c, &["logs", "-f", "io"]).stdout(Stdio::piped()).stderr(Stdio::inherit()).spawn().unwrap();

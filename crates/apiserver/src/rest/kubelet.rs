@@ -21,6 +21,9 @@ const DEFAULT_KUBELET_PORT: i64 = 10250;
 /// InternalIP and the node name as Hostname (which need not resolve), so IPs come first.
 const ADDRESS_PREFERENCE: &[&str] = &["InternalIP", "ExternalIP", "InternalDNS", "Hostname", "ExternalDNS"];
 
+/// The label of berth's simulated nodes (`berth_node::simulated::SIMULATED_LABEL`).
+const SIMULATED_LABEL: &str = "node.berth.dev/simulated";
+
 /// `(host, port)` of the node's kubelet API.
 pub fn endpoint(node: &Value) -> Result<(String, u16), StatusError> {
     let addrs = node["status"]["addresses"].as_array().map(Vec::as_slice).unwrap_or(&[]);
@@ -42,6 +45,9 @@ pub fn endpoint(node: &Value) -> Result<(String, u16), StatusError> {
 pub async fn locate(state: &Shared, node_name: &str) -> Result<(String, u16), StatusError> {
     let info = registry::lookup("", "v1", "nodes").expect("nodes are registered");
     let (node, _) = super::read::get_object(state, info, None, node_name).await?;
+    if node["metadata"]["labels"][SIMULATED_LABEL] == "true" {
+        return Err(StatusError::bad_request(format!("node {node_name:?} is simulated: it runs no containers and serves no kubelet API")));
+    }
     endpoint(&node)
 }
 
@@ -50,7 +56,12 @@ pub async fn locate(state: &Shared, node_name: &str) -> Result<(String, u16), St
 pub async fn send(state: &Shared, host: &str, port: u16, mut req: Request<Body>) -> Result<Response<Incoming>, StatusError> {
     let url = format!("https://{}{}", join_host_port(host, port), req.uri());
     let fail = |e: String| StatusError::new(500, "", format!("Get \"{url}\": {e}"));
-    let tcp = tokio::net::TcpStream::connect((host, port))
+    let ip: std::net::IpAddr = match host {
+        "localhost" => std::net::Ipv4Addr::LOCALHOST.into(),
+        h => h.parse().map_err(|_| fail(format!("berth dials kubelets by IP address only, not {h:?}")))?,
+    };
+    super::reach::check(ip).map_err(fail)?;
+    let tcp = tokio::net::TcpStream::connect((ip, port))
         .await
         .map_err(|e| fail(format!("dial tcp {}: connect: {}", join_host_port(host, port), os_error_text(&e))))?;
     let _ = tcp.set_nodelay(true);

@@ -9,6 +9,7 @@ mod exec;
 mod kubelet;
 mod logs;
 mod proxy;
+mod reach;
 mod read;
 mod scale;
 mod write;

@@ -202,7 +202,9 @@ fn copy_headers(from: &HeaderMap, to: &mut HeaderMap) {
 async fn forward(t: Target, path: String, req: Request<Incoming>) -> Result<Response<Body>, StatusError> {
     let addr = kubelet::join_host_port(&t.host, t.port);
     let unreachable = |e: String| StatusError::new(503, "ServiceUnavailable", format!("error trying to reach service: {e}"));
-    let tcp = tokio::net::TcpStream::connect((t.host.as_str(), t.port))
+    let ip: IpAddr = t.host.parse().map_err(|_| StatusError::internal(format!("target {:?} is not an IP address", t.host)))?;
+    super::reach::check(ip).map_err(unreachable)?;
+    let tcp = tokio::net::TcpStream::connect((ip, t.port))
         .await
         .map_err(|e| unreachable(format!("dial tcp {addr}: connect: {}", kubelet::os_error_text(&e))))?;
     let (mut sender, conn) =
