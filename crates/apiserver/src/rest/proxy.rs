@@ -178,7 +178,35 @@ pub async fn serve(state: &Shared, rp: &ResourcePath, req: Request<Incoming>) ->
         return Err(StatusError::bad_request(format!("berth proxies to {kind}s over http only; {id:?} asks for https")));
     }
     let path = target_path(req.uri(), id);
-    forward(target, path, req).await
+    let prefix = format!("/api/v1/namespaces/{ns}/{}/{id}/proxy", rp.info.plural);
+    forward(target, path, &prefix, req).await
+}
+
+/// A redirect from the target, pointed back through the proxy as upstream's proxy transport
+/// does: absolute paths and URLs on the target itself get the proxy prefix; other hosts
+/// and relative paths are left alone. (Emitted host-relative, so it also works behind
+/// `kubectl proxy`.)
+pub fn rewrite_location(location: &str, target: &Target, prefix: &str) -> Option<String> {
+    let (host_part, path) = if let Some(rest) = location.strip_prefix("http://").or_else(|| location.strip_prefix("https://")) {
+        match rest.find('/') {
+            Some(i) => (Some(&rest[..i]), &rest[i..]),
+            None => (Some(rest), "/"),
+        }
+    } else {
+        (None, location)
+    };
+    if let Some(h) = host_part {
+        let port_default = if location.starts_with("https://") { 443 } else { 80 };
+        let same = h == kubelet::join_host_port(&target.host, target.port)
+            || (target.port == port_default && h == target.host);
+        if !same {
+            return None;
+        }
+    }
+    if !path.starts_with('/') {
+        return None;
+    }
+    Some(format!("{prefix}{path}"))
 }
 
 /// Headers that belong to one connection and are not passed on (RFC 7230 §6.1), plus the
@@ -199,7 +227,7 @@ fn copy_headers(from: &HeaderMap, to: &mut HeaderMap) {
     }
 }
 
-async fn forward(t: Target, path: String, req: Request<Incoming>) -> Result<Response<Body>, StatusError> {
+async fn forward(t: Target, path: String, prefix: &str, req: Request<Incoming>) -> Result<Response<Body>, StatusError> {
     let addr = kubelet::join_host_port(&t.host, t.port);
     let unreachable = |e: String| StatusError::new(503, "ServiceUnavailable", format!("error trying to reach service: {e}"));
     let ip: IpAddr = t.host.parse().map_err(|_| StatusError::internal(format!("target {:?} is not an IP address", t.host)))?;
@@ -229,7 +257,13 @@ async fn forward(t: Target, path: String, req: Request<Incoming>) -> Result<Resp
     let resp = sender.send_request(out).await.map_err(|e| unreachable(e.to_string()))?;
     let (rparts, rbody) = resp.into_parts();
     let mut builder = Response::builder().status(rparts.status);
-    copy_headers(&rparts.headers, builder.headers_mut().expect("a fresh builder has headers"));
+    let headers = builder.headers_mut().expect("a fresh builder has headers");
+    copy_headers(&rparts.headers, headers);
+    if let Some(loc) = rparts.headers.get(header::LOCATION).and_then(|v| v.to_str().ok()) {
+        if let Some(new) = rewrite_location(loc, &t, prefix).and_then(|l| header::HeaderValue::from_str(&l).ok()) {
+            headers.insert(header::LOCATION, new);
+        }
+    }
     builder.body(Body::new(rbody)).map_err(|e| StatusError::internal(e.to_string()))
 }
 
@@ -285,6 +319,16 @@ mod tests {
         assert_eq!(e.message, "no service port 82 found for service \"s\"");
         let e = service_target(&svc, &pods[..1], "s:http", "", "http").unwrap_err();
         assert_eq!(e.message, "no endpoints available for service \"s\"");
+    }
+
+    #[test]
+    fn redirects_are_pointed_back_through_the_proxy() {
+        let t = Target { scheme: "http".into(), host: "10.0.0.5".into(), port: 8080 };
+        let p = "/api/v1/namespaces/d/pods/p/proxy";
+        assert_eq!(rewrite_location("/login?x=1", &t, p).as_deref(), Some("/api/v1/namespaces/d/pods/p/proxy/login?x=1"));
+        assert_eq!(rewrite_location("http://10.0.0.5:8080/a/", &t, p).as_deref(), Some("/api/v1/namespaces/d/pods/p/proxy/a/"));
+        assert_eq!(rewrite_location("http://example.com/a", &t, p), None);
+        assert_eq!(rewrite_location("next", &t, p), None);
     }
 
     #[test]
