@@ -5,6 +5,7 @@
 mod body;
 mod containers;
 mod delete;
+mod endpoints;
 mod exec;
 mod kubelet;
 mod logs;

@@ -1,6 +1,7 @@
 //! `…/pods/{[scheme:]name[:port]}/proxy[/{path}]` and the same for services: HTTP to the
 //! pod's IP (a service's: one ready pod behind its selector), any method, preserving path,
-//! query, body, status and headers. Target choice is pure (`pod_target`, `service_target`);
+//! query, body, status and headers. Target choice is pure (`pod_target`,
+//! `endpoints::service_target`);
 //! `forward` does the IO.
 
 use std::net::IpAddr;
@@ -37,13 +38,13 @@ pub struct Target {
     pub port: u16,
 }
 
-fn pod_ip(pod: &Value) -> &str {
+pub(super) fn pod_ip(pod: &Value) -> &str {
     pod["status"]["podIPs"][0]["ip"].as_str().or_else(|| pod["status"]["podIP"].as_str()).unwrap_or("")
 }
 
 /// Upstream refuses anything but global unicast pod IPs; berth's pods may live on loopback
 /// (one host, pods reachable from it), so loopback is allowed as well.
-fn proxyable(ip: &str) -> Result<IpAddr, StatusError> {
+pub(super) fn proxyable(ip: &str) -> Result<IpAddr, StatusError> {
     let not_allowed = || StatusError::bad_request("address not allowed");
     let ip: IpAddr = ip.parse().map_err(|_| not_allowed())?;
     let link_local = match ip {
@@ -79,69 +80,6 @@ pub fn pod_target(pod: &Value, scheme: &str, port: &str) -> Result<Target, Statu
     Ok(Target { scheme: scheme.to_string(), host: ip.to_string(), port })
 }
 
-fn is_ready(pod: &Value) -> bool {
-    pod["status"]["phase"] == "Running"
-        && pod["metadata"]["deletionTimestamp"].is_null()
-        && pod["status"]["conditions"]
-            .as_array()
-            .is_some_and(|cs| cs.iter().any(|c| c["type"] == "Ready" && c["status"] == "True"))
-}
-
-fn selects(selector: &serde_json::Map<String, Value>, pod: &Value) -> bool {
-    selector.iter().all(|(k, v)| pod["metadata"]["labels"][k] == *v)
-}
-
-/// The container port a service port's `targetPort` means on `pod` (named ports resolved).
-fn target_port(svc_port: &Value, pod: &Value) -> Option<u16> {
-    match &svc_port["targetPort"] {
-        Value::Number(n) => n.as_u64().and_then(|n| u16::try_from(n).ok()),
-        Value::String(s) if s.parse::<u16>().is_ok() => s.parse().ok(),
-        Value::String(name) => pod["spec"]["containers"]
-            .as_array()?
-            .iter()
-            .flat_map(|c| c["ports"].as_array().into_iter().flatten())
-            .find(|p| p["name"] == *name.as_str())
-            .and_then(|p| p["containerPort"].as_u64())
-            .and_then(|n| u16::try_from(n).ok()),
-        _ => svc_port["port"].as_u64().and_then(|n| u16::try_from(n).ok()),
-    }
-}
-
-/// A ready endpoint of the service for `id` (= `[scheme:]name[:port]`), as upstream picks
-/// one from the service's endpoints; `pods` are the namespace's pods.
-pub fn service_target(svc: &Value, pods: &[Value], id: &str, scheme: &str, port: &str) -> Result<Target, StatusError> {
-    let name = svc["metadata"]["name"].as_str().unwrap_or("");
-    let ports = svc["spec"]["ports"].as_array().map(Vec::as_slice).unwrap_or(&[]);
-    // A port number names the service port that has it.
-    let port_name = match port.parse::<i64>() {
-        Ok(n) => match ports.iter().find(|p| p["port"].as_i64() == Some(n)) {
-            Some(p) => p["name"].as_str().unwrap_or("").to_string(),
-            None => {
-                return Err(StatusError::new(503, "ServiceUnavailable", format!("no service port {n} found for service {name:?}")))
-            }
-        },
-        Err(_) => port.to_string(),
-    };
-    let unavailable = |what: &str| StatusError::new(503, "ServiceUnavailable", format!("no endpoints available for service {what:?}"));
-    let selector = svc["spec"]["selector"].as_object().filter(|s| !s.is_empty());
-    let ready: Vec<&Value> = match selector {
-        Some(sel) => pods.iter().filter(|p| selects(sel, p) && is_ready(p) && proxyable(pod_ip(p)).is_ok()).collect(),
-        None => Vec::new(),
-    };
-    if ready.is_empty() {
-        return Err(unavailable(name));
-    }
-    let svc_port = ports.iter().find(|p| p["name"].as_str().unwrap_or("") == port_name).ok_or_else(|| unavailable(id))?;
-    ready
-        .iter()
-        .find_map(|pod| {
-            let port = target_port(svc_port, pod)?;
-            let scheme = if scheme.is_empty() { "http" } else { scheme };
-            Some(Target { scheme: scheme.to_string(), host: pod_ip(pod).to_string(), port })
-        })
-        .ok_or_else(|| unavailable(id))
-}
-
 /// The path on the target: what follows `/{id}/proxy` in the request path (`path=` query
 /// parameter for the form without one), `/` at least.
 fn target_path(uri: &Uri, id: &str) -> String {
@@ -172,7 +110,13 @@ pub async fn serve(state: &Shared, rp: &ResourcePath, req: Request<Incoming>) ->
         let (svc, _) = read::get_object(state, rp.info, Some(ns), name).await?;
         let pods_info = registry::lookup("", "v1", "pods").expect("pods are registered");
         let (pods, _) = super::list_all(state, pods_info, Some(ns)).await?;
-        service_target(&svc, &pods, id, scheme, port)?
+        let eps_info = registry::lookup("", "v1", "endpoints").expect("endpoints are registered");
+        let eps = match read::get_object(state, eps_info, Some(ns), name).await {
+            Ok((eps, _)) => Some(eps),
+            Err(e) if e.code == 404 => None,
+            Err(e) => return Err(e),
+        };
+        super::endpoints::service_target(&svc, eps.as_ref(), &pods, id, scheme, port)?
     };
     if target.scheme == "https" {
         return Err(StatusError::bad_request(format!("berth proxies to {kind}s over http only; {id:?} asks for https")));
@@ -299,26 +243,6 @@ mod tests {
         let e = pod_target(&pod("", true, json!([])), "", "").unwrap_err();
         assert_eq!((e.code, e.message.as_str()), (400, "address not allowed"));
         assert!(pod_target(&pod("169.254.1.1", true, json!([])), "", "").is_err());
-    }
-
-    #[test]
-    fn service_targets_pick_a_ready_pod_and_resolve_named_ports() {
-        let svc = json!({"metadata": {"name": "s"}, "spec": {"selector": {"app": "web"},
-            "ports": [{"name": "http", "port": 80, "targetPort": "web"}, {"name": "admin", "port": 81, "targetPort": 9000}]}});
-        let pods = vec![
-            pod("10.0.0.1", false, json!([{"name": "web", "containerPort": 8080}])),
-            pod("10.0.0.2", true, json!([{"name": "web", "containerPort": 8081}])),
-        ];
-        let t = service_target(&svc, &pods, "s:http", "", "http").unwrap();
-        assert_eq!((t.host.as_str(), t.port), ("10.0.0.2", 8081));
-        assert_eq!(service_target(&svc, &pods, "s:81", "", "81").unwrap().port, 9000);
-        // Several named ports and none asked for: upstream finds no endpoint for the id.
-        let e = service_target(&svc, &pods, "s", "", "").unwrap_err();
-        assert_eq!((e.code, e.message.as_str()), (503, "no endpoints available for service \"s\""));
-        let e = service_target(&svc, &pods, "s:82", "", "82").unwrap_err();
-        assert_eq!(e.message, "no service port 82 found for service \"s\"");
-        let e = service_target(&svc, &pods[..1], "s:http", "", "http").unwrap_err();
-        assert_eq!(e.message, "no endpoints available for service \"s\"");
     }
 
     #[test]
