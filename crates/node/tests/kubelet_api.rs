@@ -163,11 +163,15 @@ async fn container_logs_and_follow() {
 type Ws = tokio_tungstenite::WebSocketStream<tokio_rustls::client::TlsStream<tokio::net::TcpStream>>;
 
 async fn exec_ws(f: &Fixture, query: &str) -> Ws {
+    exec_ws_with(f, query, "v5.channel.k8s.io, v4.channel.k8s.io", "v5.channel.k8s.io").await
+}
+
+async fn exec_ws_with(f: &Fixture, query: &str, offer: &str, expect: &str) -> Ws {
     let url = format!("wss://127.0.0.1:{}/exec/ns/p/c?{query}", f.addr.port());
     let mut req = url.into_client_request().unwrap();
-    req.headers_mut().insert("Sec-WebSocket-Protocol", "v5.channel.k8s.io, v4.channel.k8s.io".parse().unwrap());
+    req.headers_mut().insert("Sec-WebSocket-Protocol", offer.parse().unwrap());
     let (ws, resp) = tokio_tungstenite::client_async(req, tls_stream(&f.pki, f.addr).await).await.unwrap();
-    assert_eq!(resp.headers()["sec-websocket-protocol"], "v5.channel.k8s.io");
+    assert_eq!(resp.headers()["sec-websocket-protocol"], expect);
     ws
 }
 
@@ -220,10 +224,30 @@ async fn exec_enters_the_container_and_reports_the_exit_code() {
     assert_eq!(err, "");
     assert_eq!(status["status"], "Success");
 
+    // v4: the same framing, without the close-channel message.
+    let mut ws = exec_ws_with(&f, "command=sh&command=-c&command=exit+7&output=1", "v4.channel.k8s.io", "v4.channel.k8s.io").await;
+    let (_, _, status) = drain(&mut ws).await;
+    assert_eq!(status["details"]["causes"][0], serde_json::json!({"reason": "ExitCode", "message": "7"}));
+
     // A command that does not exist fails with an internal error on the status channel.
     let mut ws = exec_ws(&f, "command=/no/such/binary&output=1").await;
     let (_, _, status) = drain(&mut ws).await;
     assert_eq!(status["reason"], "InternalError");
+}
+
+#[tokio::test]
+async fn exec_errors_are_plain_http_answers() {
+    let f = fixture().await;
+    let (code, msg) = get_text(&f, "/exec/ns/p/c?command=ls&output=1").await;
+    assert_eq!(code, 400);
+    assert!(msg.starts_with("unable to upgrade"), "{msg}");
+    let (code, msg) = get_text(&f, "/exec/ns/p/c?command=ls").await;
+    assert_eq!((code, msg.as_str()), (400, "you must specify at least 1 of stdin, stdout, stderr"));
+    std::fs::remove_file(f.container.join("pid")).unwrap();
+    let (code, msg) = get_text(&f, "/exec/ns/p/c?command=ls&output=1").await;
+    assert_eq!((code, msg.as_str()), (400, "container not found (\"c\")"));
+    let (code, _) = get_text(&f, "/exec/ns/nope/c?command=ls&output=1").await;
+    assert_eq!(code, 404);
 }
 
 #[tokio::test]
