@@ -6,6 +6,7 @@ mod body;
 mod containers;
 mod delete;
 mod endpoints;
+mod forward;
 mod exec;
 mod kubelet;
 mod logs;

@@ -7,11 +7,10 @@
 use std::net::IpAddr;
 
 use axum::body::Body;
-use axum::http::{header, HeaderMap, HeaderName, Request, Response, Uri};
+use axum::http::{Request, Response, Uri};
 use berth_api::registry;
 use berth_api::StatusError;
 use hyper::body::Incoming;
-use hyper_util::rt::TokioIo;
 use serde_json::Value;
 
 use super::{kubelet, read};
@@ -118,12 +117,9 @@ pub async fn serve(state: &Shared, rp: &ResourcePath, req: Request<Incoming>) ->
         };
         super::endpoints::service_target(&svc, eps.as_ref(), &pods, id, scheme, port)?
     };
-    if target.scheme == "https" {
-        return Err(StatusError::bad_request(format!("berth proxies to {kind}s over http only; {id:?} asks for https")));
-    }
     let path = target_path(req.uri(), id);
     let prefix = format!("/api/v1/namespaces/{ns}/{}/{id}/proxy", rp.info.plural);
-    forward(target, path, &prefix, req).await
+    super::forward::forward(target, path, &prefix, req).await
 }
 
 /// A redirect from the target, pointed back through the proxy as upstream's proxy transport
@@ -151,64 +147,6 @@ pub fn rewrite_location(location: &str, target: &Target, prefix: &str) -> Option
         return None;
     }
     Some(format!("{prefix}{path}"))
-}
-
-/// Headers that belong to one connection and are not passed on (RFC 7230 §6.1), plus the
-/// credentials the API server consumed.
-fn hop_by_hop(name: &HeaderName) -> bool {
-    matches!(
-        name.as_str(),
-        "connection" | "keep-alive" | "proxy-connection" | "proxy-authenticate" | "proxy-authorization" | "te" | "trailer"
-            | "transfer-encoding" | "upgrade" | "authorization" | "host"
-    )
-}
-
-fn copy_headers(from: &HeaderMap, to: &mut HeaderMap) {
-    for (k, v) in from {
-        if !hop_by_hop(k) {
-            to.append(k.clone(), v.clone());
-        }
-    }
-}
-
-async fn forward(t: Target, path: String, prefix: &str, req: Request<Incoming>) -> Result<Response<Body>, StatusError> {
-    let addr = kubelet::join_host_port(&t.host, t.port);
-    let unreachable = |e: String| StatusError::new(503, "ServiceUnavailable", format!("error trying to reach service: {e}"));
-    let ip: IpAddr = t.host.parse().map_err(|_| StatusError::internal(format!("target {:?} is not an IP address", t.host)))?;
-    super::reach::check(ip).map_err(unreachable)?;
-    let tcp = tokio::net::TcpStream::connect((ip, t.port))
-        .await
-        .map_err(|e| unreachable(format!("dial tcp {addr}: connect: {}", kubelet::os_error_text(&e))))?;
-    let (mut sender, conn) =
-        hyper::client::conn::http1::handshake::<_, Incoming>(TokioIo::new(tcp)).await.map_err(|e| unreachable(e.to_string()))?;
-    tokio::spawn(async move {
-        let _ = conn.await;
-    });
-    let (parts, body) = req.into_parts();
-    let uri = match parts.uri.query() {
-        Some(q) => format!("{path}?{q}"),
-        None => path,
-    };
-    let mut out = Request::builder().method(parts.method.clone()).uri(uri);
-    let headers = out.headers_mut().expect("a fresh builder has headers");
-    copy_headers(&parts.headers, headers);
-    headers.insert(header::HOST, addr.parse().map_err(|_| StatusError::internal("bad target address"))?);
-    if let Some(h) = parts.headers.get(header::HOST) {
-        headers.insert("x-forwarded-host", h.clone());
-    }
-    headers.insert("x-forwarded-proto", header::HeaderValue::from_static("https"));
-    let out = out.body(body).map_err(|e| StatusError::internal(e.to_string()))?;
-    let resp = sender.send_request(out).await.map_err(|e| unreachable(e.to_string()))?;
-    let (rparts, rbody) = resp.into_parts();
-    let mut builder = Response::builder().status(rparts.status);
-    let headers = builder.headers_mut().expect("a fresh builder has headers");
-    copy_headers(&rparts.headers, headers);
-    if let Some(loc) = rparts.headers.get(header::LOCATION).and_then(|v| v.to_str().ok()) {
-        if let Some(new) = rewrite_location(loc, &t, prefix).and_then(|l| header::HeaderValue::from_str(&l).ok()) {
-            headers.insert(header::LOCATION, new);
-        }
-    }
-    builder.body(Body::new(rbody)).map_err(|e| StatusError::internal(e.to_string()))
 }
 
 #[cfg(test)]
