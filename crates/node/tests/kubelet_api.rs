@@ -295,3 +295,49 @@ async fn exec_runs_as_the_containers_user() {
     assert_eq!((out.as_str(), err.as_str()), ("65534\n65534\n", ""));
     assert_eq!(status["status"], "Success");
 }
+
+/// The first child of `pid` (what `unshare --fork` started).
+fn child_of(pid: u32) -> Option<u32> {
+    let tasks = std::fs::read_dir(format!("/proc/{pid}/task")).ok()?;
+    tasks.flatten().find_map(|t| {
+        let children = std::fs::read_to_string(t.path().join("children")).ok()?;
+        children.split_whitespace().next()?.parse().ok()
+    })
+}
+
+#[tokio::test]
+async fn exec_joins_the_containers_pid_namespace() {
+    if !is_root() || !Path::new("/usr/bin/unshare").exists() {
+        return; // needs root and util-linux's unshare
+    }
+    let f = fixture().await;
+    // sleep as PID 1 of a new PID namespace with its own /proc, like a container's main process.
+    let mut outer = std::process::Command::new("/usr/bin/unshare")
+        .args(["--pid", "--fork", "--mount-proc", "--kill-child", "sleep", "1000"])
+        .spawn()
+        .unwrap();
+    let mut inner = None;
+    for _ in 0..100 {
+        inner = child_of(outer.id());
+        if inner.is_some() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let inner = inner.expect("unshare started its child");
+    std::fs::write(f.container.join("pid"), inner.to_string()).unwrap();
+    // `$$` is the shell's PID as seen inside: the namespace has only sleep (1) before it.
+    let mut ws = exec_ws(&f, "command=sh&command=-c&command=echo+%24%24%3B+ls+%2Fproc+%7C+grep+-c+%27%5E%5B0-9%5D%27%3B+exit+4&output=1&error=1").await;
+    let (out, err, status) = drain(&mut ws).await;
+    let _ = outer.kill();
+    let _ = outer.wait();
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(err, "");
+    assert_eq!(lines.len(), 2, "{out:?} {status}");
+    let shell_pid: u32 = lines[0].parse().unwrap();
+    assert!(shell_pid < 10, "shell PID {shell_pid} is not from the container's namespace");
+    // sleep, sh and ls (grep too, in the same pipeline): a handful, not the host's hundreds.
+    let visible: u32 = lines[1].parse().unwrap();
+    assert!(visible <= 5, "{visible} processes visible");
+    assert_eq!(status["details"]["causes"][0]["message"], "4");
+}

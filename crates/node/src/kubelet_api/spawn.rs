@@ -137,7 +137,6 @@ fn enter(ns: &[(libc::c_int, libc::c_int)], root: Option<libc::c_int>, cwd: libc
         if fork_for_pid_ns {
             // Joining a PID namespace only applies to children: fork once more. The middle
             // process waits and passes the exit status on; the command dies with it.
-            let parent = libc::getpid();
             let child = libc::fork();
             if child < 0 {
                 return Err(io::Error::last_os_error());
@@ -152,7 +151,9 @@ fn enter(ns: &[(libc::c_int, libc::c_int)], root: Option<libc::c_int>, cwd: libc
                 libc::_exit(code);
             }
             libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong);
-            if libc::getppid() != parent {
+            // The middle process lives outside the namespace, so it shows as PID 0; had it
+            // died before the prctl, we would have been given to the namespace's init.
+            if libc::getppid() != 0 {
                 libc::_exit(137);
             }
         }
