@@ -1,6 +1,6 @@
-//! The HTTP leg of `pods/proxy` and `services/proxy`: one request to the target, over TCP or
-//! TLS, bodies streamed both ways, hop-by-hop headers and the client's credentials dropped,
-//! redirects pointed back through the proxy.
+//! The HTTP leg of `pods/proxy` and `services/proxy`: one request (or upgrade) to the
+//! target over TCP or TLS, bodies streamed both ways, hop-by-hop headers and the client's
+//! credentials dropped, redirects pointed back through the proxy.
 //!
 //! TLS to pods is not verified, as upstream's proxy transport (`InsecureSkipVerify`): pods are
 //! addressed by IP and their certificates rarely name it. Handshake signatures are still
@@ -10,7 +10,7 @@ use std::net::IpAddr;
 use std::sync::{Arc, OnceLock};
 
 use axum::body::Body;
-use axum::http::{header, HeaderMap, HeaderName, Request, Response};
+use axum::http::{header, HeaderMap, HeaderName, Request, Response, StatusCode};
 use berth_api::StatusError;
 use bytes::Bytes;
 use hyper_util::rt::TokioIo;
@@ -78,6 +78,18 @@ fn hop_by_hop(name: &HeaderName) -> bool {
     )
 }
 
+fn is_upgrade(h: &HeaderMap) -> bool {
+    h.contains_key(header::UPGRADE)
+        && h.get_all(header::CONNECTION).iter().any(|v| v.to_str().is_ok_and(|v| v.split(',').any(|t| t.trim().eq_ignore_ascii_case("upgrade"))))
+}
+
+fn copy_upgrade_headers(from: &HeaderMap, to: &mut HeaderMap) {
+    to.insert(header::CONNECTION, header::HeaderValue::from_static("Upgrade"));
+    if let Some(u) = from.get(header::UPGRADE) {
+        to.insert(header::UPGRADE, u.clone());
+    }
+}
+
 fn copy_headers(from: &HeaderMap, to: &mut HeaderMap) {
     for (k, v) in from {
         if !hop_by_hop(k) {
@@ -88,12 +100,15 @@ fn copy_headers(from: &HeaderMap, to: &mut HeaderMap) {
 
 /// Send `req` to the target at `path` (plus the request's query) and answer with its
 /// response, streaming both bodies. `prefix` is the proxy path, for redirects.
-pub async fn forward<B>(t: Target, path: String, prefix: &str, req: Request<B>) -> Result<Response<Body>, StatusError>
+pub async fn forward<B>(t: Target, path: String, prefix: &str, mut req: Request<B>) -> Result<Response<Body>, StatusError>
 where
     B: hyper::body::Body<Data = Bytes> + Send + 'static,
     B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
     let addr = kubelet::join_host_port(&t.host, t.port);
+    // An upgrade (e.g. a WebSocket to the pod) is passed on; once the target switches
+    // protocols the two connections are spliced.
+    let client_upgrade = is_upgrade(req.headers()).then(|| hyper::upgrade::on(&mut req));
     let unreachable = |e: String| StatusError::new(503, "ServiceUnavailable", format!("error trying to reach service: {e}"));
     let ip: IpAddr = t.host.parse().map_err(|_| StatusError::internal(format!("target {:?} is not an IP address", t.host)))?;
     super::reach::check(ip).map_err(unreachable)?;
@@ -110,7 +125,7 @@ where
     let (mut sender, conn) =
         hyper::client::conn::http1::handshake::<_, B>(TokioIo::new(io)).await.map_err(|e| unreachable(e.to_string()))?;
     tokio::spawn(async move {
-        let _ = conn.await;
+        let _ = conn.with_upgrades().await;
     });
     let (parts, body) = req.into_parts();
     let uri = match parts.uri.query() {
@@ -125,12 +140,30 @@ where
         headers.insert("x-forwarded-host", h.clone());
     }
     headers.insert("x-forwarded-proto", header::HeaderValue::from_static("https"));
+    if client_upgrade.is_some() {
+        copy_upgrade_headers(&parts.headers, headers);
+    }
     let out = out.body(body).map_err(|e| StatusError::internal(e.to_string()))?;
-    let resp = sender.send_request(out).await.map_err(|e| unreachable(e.to_string()))?;
+    let mut resp = sender.send_request(out).await.map_err(|e| unreachable(e.to_string()))?;
+    let switching = resp.status() == StatusCode::SWITCHING_PROTOCOLS;
+    let splice = match client_upgrade {
+        Some(client) if switching => Some((client, hyper::upgrade::on(&mut resp))),
+        _ => None,
+    };
     let (rparts, rbody) = resp.into_parts();
     let mut builder = Response::builder().status(rparts.status);
     let headers = builder.headers_mut().expect("a fresh builder has headers");
     copy_headers(&rparts.headers, headers);
+    if let Some((client, target)) = splice {
+        copy_upgrade_headers(&rparts.headers, headers);
+        tokio::spawn(async move {
+            if let Ok((a, b)) = tokio::try_join!(client, target) {
+                let (mut a, mut b) = (TokioIo::new(a), TokioIo::new(b));
+                let _ = tokio::io::copy_bidirectional(&mut a, &mut b).await;
+            }
+        });
+        return builder.body(Body::empty()).map_err(|e| StatusError::internal(e.to_string()));
+    }
     if let Some(loc) = rparts.headers.get(header::LOCATION).and_then(|v| v.to_str().ok()) {
         if let Some(new) = rewrite_location(loc, &t, prefix).and_then(|l| header::HeaderValue::from_str(&l).ok()) {
             headers.insert(header::LOCATION, new);
@@ -191,6 +224,49 @@ mod tests {
         let head = server.await.unwrap();
         assert!(head.starts_with("POST /a?b=c HTTP/1.1\r\n"), "{head}");
         assert!(!head.to_lowercase().contains("authorization"), "{head}");
+    }
+
+    #[tokio::test]
+    async fn upgrades_are_spliced_to_the_target() {
+        // The target: switches to an echo protocol.
+        let backend = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let backend_port = backend.local_addr().unwrap().port();
+        tokio::spawn(async move {
+            let (mut s, _) = backend.accept().await.unwrap();
+            let mut buf = vec![0u8; 4096];
+            let mut head = String::new();
+            while !head.contains("\r\n\r\n") {
+                let n = s.read(&mut buf).await.unwrap();
+                head.push_str(&String::from_utf8_lossy(&buf[..n]));
+            }
+            assert!(head.to_lowercase().contains("upgrade: echo"), "{head}");
+            s.write_all(b"HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: echo\r\n\r\n").await.unwrap();
+            let n = s.read(&mut buf).await.unwrap();
+            s.write_all(&buf[..n]).await.unwrap();
+        });
+        // The proxy: a hyper server whose only route is `forward`.
+        let front = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let front_port = front.local_addr().unwrap().port();
+        tokio::spawn(async move {
+            let (tcp, _) = front.accept().await.unwrap();
+            let svc = hyper::service::service_fn(move |req: Request<hyper::body::Incoming>| async move {
+                let t = Target { scheme: "http".into(), host: "127.0.0.1".into(), port: backend_port };
+                Ok::<_, std::convert::Infallible>(forward(t, "/ws".into(), "/p", req).await.unwrap())
+            });
+            let _ = hyper::server::conn::http1::Builder::new().serve_connection(TokioIo::new(tcp), svc).with_upgrades().await;
+        });
+        let mut c = tokio::net::TcpStream::connect(("127.0.0.1", front_port)).await.unwrap();
+        c.write_all(b"GET /x HTTP/1.1\r\nHost: a\r\nConnection: Upgrade\r\nUpgrade: echo\r\n\r\n").await.unwrap();
+        let mut buf = vec![0u8; 4096];
+        let mut head = String::new();
+        while !head.contains("\r\n\r\n") {
+            let n = c.read(&mut buf).await.unwrap();
+            head.push_str(&String::from_utf8_lossy(&buf[..n]));
+        }
+        assert!(head.starts_with("HTTP/1.1 101"), "{head}");
+        c.write_all(b"ping").await.unwrap();
+        let n = c.read(&mut buf).await.unwrap();
+        assert_eq!(&buf[..n], b"ping");
     }
 
     #[tokio::test]
