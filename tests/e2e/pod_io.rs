@@ -251,4 +251,10 @@ fn logs_exec_and_proxy_through_kubectl() {
     assert_eq!(code, 503);
     let _ = proxy.kill();
     let _ = proxy.wait();
+
+    // The container stopped: logs -f ends at once, exec reports the kubelet's error.
+    std::fs::remove_file(n.container.join("pid")).unwrap();
+    assert!(c.ok(&["logs", "-f", "io"]).ends_with("line three\n"));
+    let e = c.fails(&["exec", "io", "--", "true"]);
+    assert!(e.contains("container not found (\"c\")"), "{e}");
 }
