@@ -114,7 +114,7 @@ async fn run_control_plane(args: ServerArgs) -> Result<(), String> {
     server.pki.write_kubeconfig(&kubeconfig, &server.url()).map_err(|e| e.to_string())?;
     eprintln!("berth: API server listening on {} (TLS, token auth)", server.url());
     wait_ready(&server).await?;
-    let controllers = start_controllers(&server, &args).await?;
+    let controllers = start_controllers(&server, &args, &data_dir).await?;
     eprintln!("berth: ready in {} ms", started.elapsed().as_millis());
     // The one line on stdout, so scripts can `eval "$(berth up | head -1)"`-style consume it.
     println!("export KUBECONFIG={}", kubeconfig.display());
@@ -135,6 +135,7 @@ async fn run_control_plane(args: ServerArgs) -> Result<(), String> {
 async fn start_controllers(
     server: &berth_apiserver::RunningServer,
     args: &ServerArgs,
+    data_dir: &Path,
 ) -> Result<Vec<tokio::task::JoinHandle<()>>, String> {
     let disabled = &args.disable;
     let access = berth_runtime::ClusterAccess {
@@ -149,7 +150,8 @@ async fn start_controllers(
         tasks.push(berth_controllers::statefulset::runner::spawn(client.clone(), recorder("statefulset-controller")));
     }
     if !disabled.contains(&Component::Volume) {
-        tasks.push(berth_controllers::volume::runner::spawn(client.clone(), recorder(berth_controllers::volume::COMPONENT)));
+        let config = berth_controllers::volume::runner::Config { storage_root: data_dir.join("storage") };
+        tasks.push(berth_controllers::volume::runner::spawn(client.clone(), recorder(berth_controllers::volume::COMPONENT), config));
     }
     if !disabled.contains(&Component::Gc) {
         tasks.push(tokio::spawn(berth_controllers::gc::run(client.clone(), std::future::pending())));

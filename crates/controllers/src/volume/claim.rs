@@ -320,9 +320,6 @@ fn provision_claim(claim: &PersistentVolumeClaim, classes: &[StorageClass]) -> V
         return vec![event(claim_ref, EventType::Warning, "ProvisioningFailed", format!("storageclass.storage.k8s.io {name:?} not found"))];
     };
     let provisioner = class.provisioner.as_str();
-    if provisioner == LOCAL_PATH_PROVISIONER {
-        return vec![Action::ProvisionLocalPath { claim: claim.clone(), class: class.clone() }];
-    }
     if provisioner.starts_with("kubernetes.io/") {
         // berth has no in-tree volume plugins.
         return vec![event(claim_ref, EventType::Warning, "ProvisioningFailed", format!("no volume plugin matched name: {provisioner}"))];
@@ -344,5 +341,9 @@ fn provision_claim(claim: &PersistentVolumeClaim, classes: &[StorageClass]) -> V
             "Waiting for a volume to be created either by the external provisioner '{provisioner}' or manually by the system administrator. If volume creation is delayed, please verify that the provisioner is running and correctly registered."
         ),
     ));
+    if provisioner == LOCAL_PATH_PROVISIONER {
+        // berth's own provisioner runs beside this controller: hand it the claim.
+        out.push(Action::ProvisionLocalPath { claim: claim.clone(), class: class.clone() });
+    }
     out
 }

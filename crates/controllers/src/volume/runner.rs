@@ -4,39 +4,52 @@
 //! [`super::sync_volume`] for actions and performs them (contract in [`crate::volume`]).
 
 use std::collections::{HashMap, VecDeque};
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
 use berth_runtime::{Change, EventRecorder, Informer, WorkQueue};
-use k8s_openapi::api::core::v1::{PersistentVolume, PersistentVolumeClaim, Pod};
+use k8s_openapi::api::core::v1::{Node, PersistentVolume, PersistentVolumeClaim, Pod};
 use k8s_openapi::api::storage::v1::StorageClass;
 use kube::api::{Api, DeleteParams, PostParams, Preconditions};
 use kube::runtime::watcher;
 use kube::ResourceExt;
 
-use super::{hostpath, Action, EventType, RESYNC_PERIOD};
+use super::{hostpath, localpath, Action, EventType, RESYNC_PERIOD};
 
 /// How long a sync waits for its caches to show the controller's own last writes.
 const CACHE_SYNC_WAIT: Duration = Duration::from_secs(2);
 
 type ClaimKey = (String, String);
 
-struct Controller {
-    client: kube::Client,
+/// What the controller needs beyond a client.
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// Where the local-path provisioner keeps volume directories (`<data dir>/storage`).
+    pub storage_root: PathBuf,
+}
+
+pub(super) struct Controller {
+    pub(super) client: kube::Client,
     recorder: EventRecorder,
+    /// Events of the local-path provisioner, under its own source component.
+    pub(super) provisioner_events: EventRecorder,
+    pub(super) storage_root: PathBuf,
     claim_queue: WorkQueue<ClaimKey>,
     volume_queue: WorkQueue<String>,
-    volumes: Informer<PersistentVolume>,
+    pub(super) volumes: Informer<PersistentVolume>,
     claims: Informer<PersistentVolumeClaim>,
     classes: Informer<StorageClass>,
     pods: Informer<Pod>,
+    pub(super) nodes: Informer<Node>,
     /// Highest revision this controller wrote, so a sync waits for its caches to catch up.
     last_write: AtomicI64,
 }
 
-/// Run the PersistentVolume controller until the returned task is aborted.
-pub fn spawn(client: kube::Client, recorder: EventRecorder) -> tokio::task::JoinHandle<()> {
+/// Run the PersistentVolume controller (and berth's local-path provisioner) until the
+/// returned task is aborted.
+pub fn spawn(client: kube::Client, recorder: EventRecorder, config: Config) -> tokio::task::JoinHandle<()> {
     let claim_queue: WorkQueue<ClaimKey> = WorkQueue::new();
     let volume_queue: WorkQueue<String> = WorkQueue::new();
 
@@ -63,7 +76,11 @@ pub fn spawn(client: kube::Client, recorder: EventRecorder) -> tokio::task::Join
     });
     let classes = Informer::spawn(Api::<StorageClass>::all(client.clone()), watcher::Config::default(), |_| {});
     let pods = Informer::spawn(Api::<Pod>::all(client.clone()), watcher::Config::default(), |_| {});
+    let nodes = Informer::spawn(Api::<Node>::all(client.clone()), watcher::Config::default(), |_| {});
     let ctl = Arc::new(Controller {
+        provisioner_events: EventRecorder::new(client.clone(), localpath::COMPONENT),
+        storage_root: config.storage_root,
+        nodes,
         client,
         recorder,
         claim_queue,
@@ -79,6 +96,7 @@ pub fn spawn(client: kube::Client, recorder: EventRecorder) -> tokio::task::Join
         ctl.claims.ready().await;
         ctl.classes.ready().await;
         ctl.pods.ready().await;
+        ctl.nodes.ready().await;
         let c = ctl.clone();
         let claim_worker = tokio::spawn(async move {
             loop {
@@ -137,7 +155,7 @@ fn by_name<K: kube::Resource + Clone>(mut v: Vec<K>) -> Vec<K> {
 }
 
 impl Controller {
-    fn note_write<K: kube::Resource>(&self, o: &K) {
+    pub(super) fn note_write<K: kube::Resource>(&self, o: &K) {
         self.last_write.fetch_max(revision_of(o), Ordering::SeqCst);
     }
 
@@ -295,10 +313,11 @@ impl Controller {
                         todo.push_front(a);
                     }
                 }
-                Action::ProvisionLocalPath { claim, class } => {
-                    // Hook for berth's local-path provisioner (a separate component); until it
-                    // exists the claim stays Pending, quietly.
-                    tracing::debug!(claim = %claim.name_any(), class = %class.name_any(), "local-path provisioning requested");
+                Action::ProvisionLocalPath { claim, class } => self.provision_local_path(&claim, &class).await?,
+                Action::DeleteLocalPath { volume, path } => {
+                    for a in self.delete_local_path(&volume, &path).await.into_iter().rev() {
+                        todo.push_front(a);
+                    }
                 }
                 Action::Fail { message } => return Err(message),
             }
