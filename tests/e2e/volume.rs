@@ -69,7 +69,7 @@ impl Drop for TmpDir {
 
 #[test]
 fn persistent_volume_controller_binds_releases_and_recycles() {
-    let c = Cluster::start_with(&["--disable", "volume"]); // runs its own controller in-process
+    let c = Cluster::start_with(&["--disable", "volume", "--default-storage-class", "none"]); // runs its own controller in-process
     let _controller = Controller::start(&c);
     let wait = Duration::from_secs(20);
 

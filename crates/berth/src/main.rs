@@ -46,6 +46,10 @@ struct ServerArgs {
     /// their own copy, or to run a component elsewhere).
     #[arg(long, value_delimiter = ',', value_name = "COMPONENTS")]
     disable: Vec<Component>,
+    /// The default StorageClass to create (berth's local-path provisioner) unless one of that
+    /// name exists; `none` creates none, so claims without a class stay Pending.
+    #[arg(long, default_value = "local-path", value_name = "NAME|none")]
+    default_storage_class: String,
 }
 
 /// The control-plane components `berth up` runs in-process.
@@ -148,6 +152,12 @@ async fn start_controllers(
     let mut tasks = Vec::new();
     if !disabled.contains(&Component::Statefulset) {
         tasks.push(berth_controllers::statefulset::runner::spawn(client.clone(), recorder("statefulset-controller")));
+    }
+    if args.default_storage_class != "none" {
+        let name = args.default_storage_class.as_str();
+        if berth_controllers::volume::default_class::ensure(client.clone(), name).await? {
+            eprintln!("berth: default StorageClass {name} (berth.dev/local-path)");
+        }
     }
     if !disabled.contains(&Component::Volume) {
         let config = berth_controllers::volume::runner::Config { storage_root: data_dir.join("storage") };

@@ -48,6 +48,7 @@
 //!   executor ([`Action::ProvisionLocalPath`], [`Action::DeleteLocalPath`], [`localpath`]).
 //! - `Recycle`/`Delete` run inside the volume sync (upstream: in a goroutine keyed by volume).
 
+pub mod default_class;
 pub mod hostpath;
 pub mod localpath;
 pub mod runner;
