@@ -42,7 +42,7 @@ struct ServerArgs {
     /// kubelet for the pods bound to them, without running processes.
     #[arg(long, default_value_t = 0)]
     simulated_nodes: usize,
-    /// Components not to run, comma-separated: statefulset, scheduler, gc, volume (for tests that run
+    /// Components not to run, comma-separated: statefulset, scheduler, gc, volume, protection (for tests that run
     /// their own copy, or to run a component elsewhere).
     #[arg(long, value_delimiter = ',', value_name = "COMPONENTS")]
     disable: Vec<Component>,
@@ -59,6 +59,7 @@ enum Component {
     Scheduler,
     Gc,
     Volume,
+    Protection,
 }
 
 fn main() -> ExitCode {
@@ -162,6 +163,9 @@ async fn start_controllers(
     if !disabled.contains(&Component::Volume) {
         let config = berth_controllers::volume::runner::Config { storage_root: data_dir.join("storage") };
         tasks.push(berth_controllers::volume::runner::spawn(client.clone(), recorder(berth_controllers::volume::COMPONENT), config));
+    }
+    if !disabled.contains(&Component::Protection) {
+        tasks.push(berth_controllers::protection::runner::spawn(client.clone()));
     }
     if !disabled.contains(&Component::Gc) {
         tasks.push(tokio::spawn(berth_controllers::gc::run(client.clone(), std::future::pending())));
