@@ -131,7 +131,15 @@ fn sync_bound_claim(claim: &PersistentVolumeClaim, volumes: &[PersistentVolume])
     match claim_ref(volume) {
         // Unbound volume, or our own claimRef write not seen yet: bind (again).
         None => bind(volume, claim),
-        Some(r) if r.uid.as_deref().unwrap_or("") == claim.metadata.uid.as_deref().unwrap_or("") => bind(volume, claim),
+        Some(r) if r.uid.as_deref().unwrap_or("") == claim.metadata.uid.as_deref().unwrap_or("") => {
+            let out = bind(volume, claim);
+            // Fully bound: a larger request is an expansion.
+            if out.is_empty() {
+                super::expand::expand(claim, volume)
+            } else {
+                out
+            }
+        }
         Some(_) => update_claim_status_with_event(
             claim,
             "Lost",

@@ -54,6 +54,7 @@ pub mod localpath;
 pub mod runner;
 
 mod claim;
+mod expand;
 mod helpers;
 mod matching;
 mod provisioner;
@@ -103,6 +104,8 @@ pub enum EventType {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Event {
+    /// The component the event is recorded as; None: [`COMPONENT`].
+    pub source: Option<&'static str>,
     pub type_: EventType,
     pub reason: String,
     pub message: String,
@@ -138,5 +141,9 @@ pub enum Action {
 }
 
 pub(crate) fn event(object: ObjectReference, type_: EventType, reason: &str, message: impl Into<String>) -> Action {
-    Action::RecordEvent { object, event: Event { type_, reason: reason.to_string(), message: message.into() } }
+    Action::RecordEvent { object, event: Event { source: None, type_, reason: reason.to_string(), message: message.into() } }
+}
+
+pub(crate) fn event_from(source: &'static str, object: ObjectReference, type_: EventType, reason: &str, message: impl Into<String>) -> Action {
+    Action::RecordEvent { object, event: Event { source: Some(source), type_, reason: reason.to_string(), message: message.into() } }
 }

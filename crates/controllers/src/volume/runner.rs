@@ -16,7 +16,7 @@ use kube::api::{Api, DeleteParams, PostParams, Preconditions};
 use kube::runtime::watcher;
 use kube::ResourceExt;
 
-use super::{hostpath, localpath, Action, EventType, RESYNC_PERIOD};
+use super::{expand, hostpath, localpath, Action, EventType, RESYNC_PERIOD};
 
 /// How long a sync waits for its caches to show the controller's own last writes.
 const CACHE_SYNC_WAIT: Duration = Duration::from_secs(2);
@@ -35,6 +35,7 @@ pub(super) struct Controller {
     recorder: EventRecorder,
     /// Events of the local-path provisioner, under its own source component.
     pub(super) provisioner_events: EventRecorder,
+    resizer_events: EventRecorder,
     pub(super) storage_root: PathBuf,
     claim_queue: WorkQueue<ClaimKey>,
     volume_queue: WorkQueue<String>,
@@ -79,6 +80,7 @@ pub fn spawn(client: kube::Client, recorder: EventRecorder, config: Config) -> t
     let nodes = Informer::spawn(Api::<Node>::all(client.clone()), watcher::Config::default(), |_| {});
     let ctl = Arc::new(Controller {
         provisioner_events: EventRecorder::new(client.clone(), localpath::COMPONENT),
+        resizer_events: EventRecorder::new(client.clone(), expand::RESIZER_COMPONENT),
         storage_root: config.storage_root,
         nodes,
         client,
@@ -290,7 +292,11 @@ impl Controller {
                         EventType::Normal => berth_runtime::EventType::Normal,
                         EventType::Warning => berth_runtime::EventType::Warning,
                     };
-                    self.recorder.record(object, t, &event.reason, &event.message);
+                    match event.source {
+                        None => self.recorder.record(object, t, &event.reason, &event.message),
+                        Some(expand::RESIZER_COMPONENT) => self.resizer_events.record(object, t, &event.reason, &event.message),
+                        Some(other) => EventRecorder::new(self.client.clone(), other).record(object, t, &event.reason, &event.message),
+                    }
                 }
                 Action::EnqueueClaim { namespace, name } => self.claim_queue.add((namespace, name)),
                 Action::RecycleHostPath { volume, path } => {

@@ -691,3 +691,43 @@ fn volume_sync_with_a_live_claim() {
     let free = patch_pv(&pv("pv-2", "1Gi", RWO, None), json!({"status": {"phase": null}}));
     assert_eq!(phases(&sync_volume(&free, None, &[])), ["Available"]);
 }
+
+#[test]
+fn bound_local_path_claims_grow_their_volume_and_status() {
+    let volume = patch_pv(
+        &pv("pvc-uid-c", "1Gi", RWO, Some("local-path")),
+        json!({"metadata": {"annotations": {ANN_DYNAMICALLY_PROVISIONED: LOCAL_PATH_PROVISIONER, ANN_BOUND_BY_CONTROLLER: "yes"}},
+               "spec": {"claimRef": {"kind": "PersistentVolumeClaim", "namespace": "default", "name": "c", "uid": "uid-c"}},
+               "status": {"phase": "Bound"}}),
+    );
+    let bound = patch_pvc(
+        &pvc("c", "1Gi", RWO, Some("local-path")),
+        json!({"metadata": {"annotations": {ANN_BIND_COMPLETED: "yes", ANN_BOUND_BY_CONTROLLER: "yes"}},
+               "spec": {"volumeName": "pvc-uid-c"},
+               "status": {"phase": "Bound", "accessModes": RWO, "capacity": {"storage": "1Gi"}}}),
+    );
+    assert_eq!(kinds(&sync_claim(&bound, std::slice::from_ref(&volume), &[], &[])), Vec::<&str>::new(), "nothing to do");
+    let grown = patch_pvc(&bound, json!({"spec": {"resources": {"requests": {"storage": "2Gi"}}}}));
+    let plan = sync_claim(&grown, std::slice::from_ref(&volume), &[], &[]);
+    assert_eq!(kinds(&plan), ["RecordEvent", "UpdateVolume", "UpdateClaimStatus", "RecordEvent"]);
+    let Action::UpdateVolume(v) = &plan[1] else { unreachable!() };
+    assert_eq!(v.spec.as_ref().unwrap().capacity.as_ref().unwrap()["storage"].0, "2Gi");
+    let Action::UpdateClaimStatus(c) = &plan[2] else { unreachable!() };
+    let st = c.status.as_ref().unwrap();
+    assert_eq!(st.capacity.as_ref().unwrap()["storage"].0, "2Gi");
+    assert_eq!(st.allocated_resources.as_ref().unwrap()["storage"].0, "2Gi");
+    assert_eq!(
+        events(&plan),
+        [
+            (EventType::Normal, "Resizing".to_string(), "External resizer is resizing volume pvc-uid-c".to_string()),
+            (EventType::Normal, "VolumeResizeSuccessful".to_string(), "Resize volume succeeded".to_string()),
+        ]
+    );
+    // The volume already grew (a retry): only the claim's status.
+    let plan = sync_claim(&grown, &[v.clone()], &[], &[]);
+    assert_eq!(kinds(&plan), ["UpdateClaimStatus", "RecordEvent"]);
+    // Not ours to resize: a static volume.
+    let mut static_volume = volume.clone();
+    static_volume.metadata.annotations.as_mut().unwrap().remove(ANN_DYNAMICALLY_PROVISIONED);
+    assert!(sync_claim(&grown, &[static_volume], &[], &[]).is_empty());
+}
