@@ -56,6 +56,7 @@ pub mod runner;
 mod claim;
 mod expand;
 mod helpers;
+mod index;
 mod matching;
 mod provisioner;
 mod pv;
