@@ -9,6 +9,7 @@ mod coldstart;
 mod creates;
 mod disk;
 mod fixedload;
+mod pvbind;
 mod report;
 mod stats;
 mod timeline;
@@ -24,7 +25,7 @@ use child::{Berth, TempDir};
 use client::Result;
 use report::Report;
 
-const ALL: [&str; 6] = ["coldstart", "rss", "disk", "creates", "fixedload", "watch"];
+const ALL: [&str; 7] = ["coldstart", "rss", "disk", "creates", "fixedload", "watch", "pvbind"];
 
 #[derive(Parser)]
 #[command(name = "berth-bench", about = "Benchmark `berth up`: cold start, RSS, durable creates, fixed-load latency, watch fan-out")]
@@ -33,7 +34,7 @@ struct Cli {
     #[arg(long, default_value = "target/release/berth")]
     berth: PathBuf,
     /// Run only these measurements (comma-separated or repeated): coldstart, rss, disk,
-    /// creates, fixedload, watch.
+    /// creates, fixedload, watch, pvbind.
     #[arg(long, value_delimiter = ',')]
     only: Vec<String>,
     /// A short smoke run: few cold starts, 1 s load phases, 20 watchers.
@@ -63,6 +64,9 @@ struct Cli {
     /// Milliseconds between the watch measurement's creates.
     #[arg(long, default_value_t = 20)]
     watch_pace_ms: u64,
+    /// Claims (and static volumes) in the pvbind measurement.
+    #[arg(long, default_value_t = 1000)]
+    pvbind_claims: usize,
     /// Worker threads of the benchmark's own runtime. The machine's cores are shared with the
     /// server; one thread leaves the server the most CPU.
     #[arg(long, default_value_t = 1)]
@@ -138,6 +142,17 @@ async fn run(cli: &Cli, report: &mut Report) -> Result<()> {
         let dir = TempDir::new("main")?;
         let (b, _) = Berth::start(&berth, dir.path()).await?;
         let outcome = with_server(cli, &b, secs, report).await;
+        if outcome.is_err() {
+            eprintln!("berth stderr (tail):\n{}", b.stderr_tail());
+        }
+        b.stop().await;
+        outcome?;
+    }
+    if cli.wants("pvbind") {
+        eprintln!("berth-bench: binding claims to static volumes");
+        let dir = TempDir::new("pvbind")?;
+        let (b, _) = Berth::start(&berth, dir.path()).await?;
+        let outcome = pvbind::run(&b.endpoint()?, cli.pvbind_claims.max(1), report).await;
         if outcome.is_err() {
             eprintln!("berth stderr (tail):\n{}", b.stderr_tail());
         }

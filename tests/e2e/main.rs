@@ -14,6 +14,7 @@ mod statefulset;
 mod statefulset_sim;
 mod scheduler;
 mod simulated_node;
+mod storage;
 mod volume;
 mod walkthrough;
 mod walkthrough_sim;

@@ -27,7 +27,8 @@ impl Controller {
             let config = kube::Config::from_custom_kubeconfig(kubeconfig, &Default::default()).await.unwrap();
             let client = kube::Client::try_from(config).unwrap();
             let recorder = berth_runtime::EventRecorder::new(client.clone(), berth_controllers::volume::COMPONENT);
-            berth_controllers::volume::runner::spawn(client, recorder)
+            let config = berth_controllers::volume::runner::Config { storage_root: c.dir.path().join("storage") };
+            berth_controllers::volume::runner::spawn(client, recorder, config)
         });
         Controller { _rt: rt, task }
     }
@@ -68,7 +69,7 @@ impl Drop for TmpDir {
 
 #[test]
 fn persistent_volume_controller_binds_releases_and_recycles() {
-    let c = Cluster::start_with(&["--disable", "volume"]); // runs its own controller in-process
+    let c = Cluster::start_with(&["--disable", "volume", "--default-storage-class", "none"]); // runs its own controller in-process
     let _controller = Controller::start(&c);
     let wait = Duration::from_secs(20);
 

@@ -42,10 +42,14 @@ struct ServerArgs {
     /// kubelet for the pods bound to them, without running processes.
     #[arg(long, default_value_t = 0)]
     simulated_nodes: usize,
-    /// Components not to run, comma-separated: statefulset, scheduler, gc, volume (for tests that run
+    /// Components not to run, comma-separated: statefulset, scheduler, gc, volume, protection (for tests that run
     /// their own copy, or to run a component elsewhere).
     #[arg(long, value_delimiter = ',', value_name = "COMPONENTS")]
     disable: Vec<Component>,
+    /// The default StorageClass to create (berth's local-path provisioner) unless one of that
+    /// name exists; `none` creates none, so claims without a class stay Pending.
+    #[arg(long, default_value = "local-path", value_name = "NAME|none")]
+    default_storage_class: String,
 }
 
 /// The control-plane components `berth up` runs in-process.
@@ -55,6 +59,7 @@ enum Component {
     Scheduler,
     Gc,
     Volume,
+    Protection,
 }
 
 fn main() -> ExitCode {
@@ -114,7 +119,7 @@ async fn run_control_plane(args: ServerArgs) -> Result<(), String> {
     server.pki.write_kubeconfig(&kubeconfig, &server.url()).map_err(|e| e.to_string())?;
     eprintln!("berth: API server listening on {} (TLS, token auth)", server.url());
     wait_ready(&server).await?;
-    let controllers = start_controllers(&server, &args).await?;
+    let controllers = start_controllers(&server, &args, &data_dir).await?;
     eprintln!("berth: ready in {} ms", started.elapsed().as_millis());
     // The one line on stdout, so scripts can `eval "$(berth up | head -1)"`-style consume it.
     println!("export KUBECONFIG={}", kubeconfig.display());
@@ -135,6 +140,7 @@ async fn run_control_plane(args: ServerArgs) -> Result<(), String> {
 async fn start_controllers(
     server: &berth_apiserver::RunningServer,
     args: &ServerArgs,
+    data_dir: &Path,
 ) -> Result<Vec<tokio::task::JoinHandle<()>>, String> {
     let disabled = &args.disable;
     let access = berth_runtime::ClusterAccess {
@@ -148,8 +154,18 @@ async fn start_controllers(
     if !disabled.contains(&Component::Statefulset) {
         tasks.push(berth_controllers::statefulset::runner::spawn(client.clone(), recorder("statefulset-controller")));
     }
+    if args.default_storage_class != "none" {
+        let name = args.default_storage_class.as_str();
+        if berth_controllers::volume::default_class::ensure(client.clone(), name).await? {
+            eprintln!("berth: default StorageClass {name} (berth.dev/local-path)");
+        }
+    }
     if !disabled.contains(&Component::Volume) {
-        tasks.push(berth_controllers::volume::runner::spawn(client.clone(), recorder(berth_controllers::volume::COMPONENT)));
+        let config = berth_controllers::volume::runner::Config { storage_root: data_dir.join("storage") };
+        tasks.push(berth_controllers::volume::runner::spawn(client.clone(), recorder(berth_controllers::volume::COMPONENT), config));
+    }
+    if !disabled.contains(&Component::Protection) {
+        tasks.push(berth_controllers::protection::runner::spawn(client.clone()));
     }
     if !disabled.contains(&Component::Gc) {
         tasks.push(tokio::spawn(berth_controllers::gc::run(client.clone(), std::future::pending())));

@@ -1,3 +1,4 @@
 pub mod gc;
+pub mod protection;
 pub mod statefulset;
 pub mod volume;
