@@ -21,8 +21,9 @@ pub struct Answer {
     pub soa: Option<Record>,
 }
 
-/// What to do with a question.
+/// What to do with a question (a short-lived return value: its size does not matter).
 #[derive(Debug)]
+#[allow(clippy::large_enum_variant)]
 pub enum Outcome {
     /// Authoritative answer from the cluster's records.
     Local(Answer),

@@ -146,8 +146,9 @@ fn address_for(pod: &Pod, svc: &Service) -> EndpointAddress {
 /// (ready wins over not-ready), sorted by IP then target UID. Subsets are ordered by their
 /// ports (upstream orders by a hash; any stable order serves).
 fn repack(subsets: Vec<EndpointSubset>) -> Vec<EndpointSubset> {
-    let mut by_ports: BTreeMap<String, (Vec<EndpointPort>, BTreeMap<String, EndpointAddress>, BTreeMap<String, EndpointAddress>)> =
-        BTreeMap::new();
+    // port-set key → (ports, ready addresses by IP, not-ready addresses by IP)
+    type Group = (Vec<EndpointPort>, BTreeMap<String, EndpointAddress>, BTreeMap<String, EndpointAddress>);
+    let mut by_ports: BTreeMap<String, Group> = BTreeMap::new();
     for s in subsets {
         let mut ports = s.ports.unwrap_or_default();
         ports.sort_by(|a, b| (&a.name, a.port, &a.protocol).cmp(&(&b.name, b.port, &b.protocol)));
