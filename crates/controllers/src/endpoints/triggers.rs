@@ -57,3 +57,44 @@ impl PodServices {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use kube::runtime::{reflector, watcher};
+
+    fn svc(name: &str, app: &str) -> Service {
+        serde_json::from_value(serde_json::json!({"metadata": {"name": name, "namespace": "default"}, "spec": {"selector": {"app": app}}})).unwrap()
+    }
+
+    fn pod(app: &str) -> Pod {
+        serde_json::from_value(serde_json::json!({"metadata": {"name": "p", "namespace": "default", "labels": {"app": app}}})).unwrap()
+    }
+
+    async fn drain(q: &WorkQueue<Key>) -> Vec<String> {
+        let mut v = Vec::new();
+        while !q.is_empty() {
+            let k = q.next().await;
+            q.done(&k);
+            v.push(k.1);
+        }
+        v.sort();
+        v
+    }
+
+    #[tokio::test]
+    async fn a_pod_triggers_the_services_it_matches_now_and_matched_before() {
+        let (store, mut writer) = reflector::store::<Service>();
+        writer.apply_watcher_event(&watcher::Event::Apply(svc("a", "x")));
+        writer.apply_watcher_event(&watcher::Event::Apply(svc("b", "y")));
+        let m = PodServices::new(store);
+        let q = WorkQueue::new();
+        m.on_change(Change::Applied(&pod("x")), &q);
+        assert_eq!(drain(&q).await, ["a"]);
+        // Relabelled from x to y: both services recompute.
+        m.on_change(Change::Applied(&pod("y")), &q);
+        assert_eq!(drain(&q).await, ["a", "b"]);
+        m.on_change(Change::Deleted(&pod("y")), &q);
+        assert_eq!(drain(&q).await, ["b"]);
+    }
+}
