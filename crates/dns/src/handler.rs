@@ -29,6 +29,14 @@ fn error_info(request: &Request, code: ResponseCode) -> ResponseInfo {
 }
 
 impl Handler {
+    /// The index's change counter (the UDP answer cache is valid for one value).
+    pub fn generation(&self) -> u32 {
+        match self.index.read() {
+            Ok(i) => i.generation,
+            Err(poisoned) => poisoned.into_inner().generation,
+        }
+    }
+
     async fn send<R: ResponseHandler>(
         &self,
         request: &Request,

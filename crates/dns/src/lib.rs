@@ -13,6 +13,7 @@ mod feed;
 pub mod forward;
 pub mod handler;
 pub mod index;
+pub mod udp;
 #[cfg(test)]
 mod tests;
 
@@ -65,19 +66,74 @@ pub fn zone_name(zone: &str) -> Result<Name, String> {
 }
 
 /// Serve `handler` on `listen` (UDP, and TCP on the same port when it can be had).
+///
+/// TCP is hickory-server's `ServerFuture`; UDP is [`udp::run`] (a cache of encoded answers in
+/// front of the same handler). Both run on their own thread with a single-threaded runtime: on
+/// a multi-threaded runtime each request would hop between worker threads (wake-ups and
+/// context switches cost more than the answer itself). Aborting the returned task stops the
+/// server.
 pub async fn serve(listen: SocketAddr, handler: Handler) -> Result<(SocketAddr, tokio::task::JoinHandle<()>), String> {
-    let udp = tokio::net::UdpSocket::bind(listen).await.map_err(|e| format!("DNS: binding UDP {listen}: {e}"))?;
+    let udp = std::net::UdpSocket::bind(listen).map_err(|e| format!("DNS: binding UDP {listen}: {e}"))?;
     let addr = udp.local_addr().map_err(|e| e.to_string())?;
-    let mut server = ServerFuture::new(handler);
-    server.register_socket(udp);
-    match tokio::net::TcpListener::bind(addr).await {
-        Ok(tcp) => server.register_listener(tcp, Duration::from_secs(5)),
-        Err(e) => tracing::warn!(%addr, error = %e, "DNS: no TCP listener on the UDP port"),
-    }
-    let task = tokio::spawn(async move {
-        if let Err(e) = server.block_until_done().await {
-            tracing::warn!(error = %e, "DNS server stopped");
+    udp.set_nonblocking(true).map_err(|e| e.to_string())?;
+    let tcp = match std::net::TcpListener::bind(addr) {
+        Ok(t) => t.set_nonblocking(true).map(|_| Some(t)).map_err(|e| e.to_string())?,
+        Err(e) => {
+            tracing::warn!(%addr, error = %e, "DNS: no TCP listener on the UDP port");
+            None
         }
+    };
+    let (ready_tx, ready_rx) = tokio::sync::oneshot::channel();
+    let (done_tx, done_rx) = tokio::sync::oneshot::channel::<()>();
+    std::thread::Builder::new()
+        .name("berth-dns".into())
+        .spawn(move || {
+            let rt = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+                Ok(rt) => rt,
+                Err(e) => {
+                    let _ = ready_tx.send(Err(format!("DNS runtime: {e}")));
+                    return;
+                }
+            };
+            rt.block_on(async move {
+                let mut server = ServerFuture::new(handler.clone());
+                let registered = (|| -> std::io::Result<(tokio::net::UdpSocket, bool)> {
+                    let udp = tokio::net::UdpSocket::from_std(udp)?;
+                    let has_tcp = tcp.is_some();
+                    if let Some(tcp) = tcp {
+                        server.register_listener(tokio::net::TcpListener::from_std(tcp)?, Duration::from_secs(5));
+                    }
+                    Ok((udp, has_tcp))
+                })();
+                let (udp, has_tcp) = match registered {
+                    Ok(x) => x,
+                    Err(e) => {
+                        let _ = ready_tx.send(Err(format!("DNS sockets: {e}")));
+                        return;
+                    }
+                };
+                let udp_task = tokio::spawn(udp::run(udp, handler));
+                let _ = ready_tx.send(Ok(()));
+                let token = server.shutdown_token().clone();
+                if has_tcp {
+                    tokio::select! {
+                        r = server.block_until_done() => if let Err(e) = r {
+                            tracing::warn!(error = %e, "DNS TCP server stopped");
+                        },
+                        _ = done_rx => token.cancel(),
+                    }
+                } else {
+                    let _ = done_rx.await;
+                }
+                udp_task.abort();
+            });
+        })
+        .map_err(|e| format!("DNS thread: {e}"))?;
+    ready_rx.await.map_err(|_| "DNS thread ended early".to_string())??;
+    // Holding `done_tx` keeps the server up; dropping it (task aborted) stops the thread.
+    let task = tokio::spawn(async move {
+        let _keep = done_tx;
+        std::future::pending::<()>().await;
     });
     Ok((addr, task))
 }

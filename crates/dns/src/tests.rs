@@ -48,7 +48,7 @@ fn svc(name: &str, spec: serde_json::Value) -> Service {
 }
 
 /// A slice of `svc` with (ip, hostname, ready) endpoints and an `http` TCP port 8080.
-fn slice(name: &str, svc: &str, eps: &[(&str, Option<&str>, bool)]) -> EndpointSlice {
+pub(crate) fn slice(name: &str, svc: &str, eps: &[(&str, Option<&str>, bool)]) -> EndpointSlice {
     let endpoints: Vec<_> = eps
         .iter()
         .map(|(ip, host, ready)| json!({"addresses": [ip], "hostname": host, "conditions": {"ready": ready, "serving": ready, "terminating": false}}))
@@ -60,7 +60,7 @@ fn slice(name: &str, svc: &str, eps: &[(&str, Option<&str>, bool)]) -> EndpointS
     .unwrap()
 }
 
-fn cluster() -> Arc<RwLock<Index>> {
+pub(crate) fn cluster() -> Arc<RwLock<Index>> {
     let mut ix = Index::new(zone_name("cluster.local").unwrap());
     ix.apply_service(&svc("kubia", json!({"clusterIP": "None", "selector": {"app": "kubia"}, "ports": [{"name": "http", "port": 80, "targetPort": 8080}]})));
     ix.apply_slice(&slice("kubia-abc", "kubia", &[("10.244.1.2", Some("kubia-0"), true), ("10.244.2.2", Some("kubia-1"), true), ("10.244.1.3", Some("kubia-2"), false)]));
@@ -72,7 +72,7 @@ fn cluster() -> Arc<RwLock<Index>> {
     Arc::new(RwLock::new(ix))
 }
 
-fn handler(index: Arc<RwLock<Index>>, upstreams: Vec<SocketAddr>) -> Handler {
+pub(crate) fn handler(index: Arc<RwLock<Index>>, upstreams: Vec<SocketAddr>) -> Handler {
     Handler { index, ttl: 5, upstreams: Arc::new(upstreams), forward_timeout: Duration::from_millis(300) }
 }
 
