@@ -3,7 +3,8 @@
 //!
 //! Setup over the API: a selector-less headless service `bench-dns` (so no controller touches
 //! its slice) and one EndpointSlice with 20 ready endpoints carrying hostnames and a named
-//! port. The query mix: the service's A (20 records), one per-pod A, and the SRV set.
+//! port. The query mix: the service's A (20 records), one per-pod A, and the SRV set (20 SRV
+//! + 20 A additionals, ≈ 1.1 kB), each with EDNS (1232-byte payload).
 
 use std::collections::HashMap;
 use std::net::{Ipv4Addr, SocketAddr};
@@ -11,7 +12,7 @@ use std::str::FromStr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use hickory_proto::op::{Message, MessageType, OpCode, Query, ResponseCode};
+use hickory_proto::op::{Edns, Message, MessageType, OpCode, Query, ResponseCode};
 use hickory_proto::rr::{Name, RData, RecordType};
 use hyper::Method;
 use tokio::net::UdpSocket;
@@ -44,6 +45,10 @@ fn query(id: u16, name: &str, t: RecordType) -> Vec<u8> {
     let mut m = Message::new();
     m.set_id(id).set_message_type(MessageType::Query).set_op_code(OpCode::Query).set_recursion_desired(true);
     m.add_query(Query::query(Name::from_str(name).expect("valid name"), t));
+    // EDNS with a 1232-byte payload, as current stub resolvers send: the SRV answer fits.
+    let mut e = Edns::new();
+    e.set_max_payload(1232);
+    m.set_edns(e);
     m.to_vec().expect("encodes")
 }
 

@@ -163,9 +163,10 @@ impl ResponseHandler for Capture {
     }
 }
 
-/// Answer one datagram through the hickory request handler; `None` when it deserves no reply
-/// (not a query, or too broken to have a header).
-pub async fn answer_slow(handler: &Handler, bytes: &[u8], src: SocketAddr) -> Option<Vec<u8>> {
+/// Answer one datagram through the hickory request handler: the whole response and the
+/// asker's UDP payload limit; `None` when it deserves no reply (not a query, or too broken to
+/// have a header).
+pub async fn answer_slow(handler: &Handler, bytes: &[u8], src: SocketAddr) -> Option<(Vec<u8>, usize)> {
     let message = match MessageRequest::from_bytes(bytes) {
         Ok(m) => m,
         Err(_) => {
@@ -178,7 +179,7 @@ pub async fn answer_slow(handler: &Handler, bytes: &[u8], src: SocketAddr) -> Op
             r[0..2].copy_from_slice(&header[0..2]);
             r[2] = 0x80 | (header[2] & 0x79);
             r[3] = 1;
-            return Some(r);
+            return Some((r, 512));
         }
     };
     if message.message_type() == hickory_proto::op::MessageType::Response {
@@ -189,8 +190,7 @@ pub async fn answer_slow(handler: &Handler, bytes: &[u8], src: SocketAddr) -> Op
     let capture = Capture::default();
     handler.handle_request(&request, capture.clone()).await;
     let reply = capture.0.lock().ok()?.take()?;
-    let question_end = questions_end(&reply).unwrap_or(reply.len());
-    Some(fit(reply, question_end, max))
+    Some((reply, max))
 }
 
 /// Serve UDP on `socket` until it fails.
@@ -220,8 +220,8 @@ pub async fn run(socket: UdpSocket, handler: Handler) {
         }
         let (socket, handler, cache, request) = (socket.clone(), handler.clone(), cache.clone(), request.to_vec());
         tokio::spawn(async move {
-            let Some(reply) = answer_slow(&handler, &request, src).await else { return };
-            // Cache authoritative (cluster) answers that were not truncated.
+            let Some((reply, max)) = answer_slow(&handler, &request, src).await else { return };
+            // Cache authoritative (cluster) answers whole; each asker gets them fitted to its limit.
             if let Some(p) = parsed.filter(|_| reply.len() > 3 && reply[2] & 0x04 != 0 && reply[2] & 0x02 == 0) {
                 if let Ok(mut c) = cache.lock() {
                     if c.generation == generation {
@@ -232,7 +232,8 @@ pub async fn run(socket: UdpSocket, handler: Handler) {
                     }
                 }
             }
-            let _ = socket.send_to(&reply, src).await;
+            let question_end = questions_end(&reply).unwrap_or(reply.len());
+            let _ = socket.send_to(&fit(reply, question_end, max), src).await;
         });
     }
 }
