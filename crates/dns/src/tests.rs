@@ -324,3 +324,16 @@ async fn live_server_survives_garbage() {
     assert_eq!(a_records(&reply), ["10.244.1.2".parse::<Ipv4Addr>().unwrap()]);
     task.abort();
 }
+
+#[tokio::test]
+async fn retain_forgets_what_a_relist_no_longer_shows() {
+    let ix = cluster();
+    let h = handler(ix.clone(), vec![]);
+    let services: std::collections::HashSet<(String, String)> =
+        [("default", "kubia"), ("default", "web")].iter().map(|(a, b)| (a.to_string(), b.to_string())).collect();
+    let slices: std::collections::HashSet<(String, String)> = [("default".to_string(), "kubia-def".to_string())].into();
+    ix.write().unwrap().retain(&services, &slices);
+    assert_eq!(a_records(&ask_with(&h, "kubia.default.svc.cluster.local.", RecordType::A).await), ["10.244.2.7".parse::<Ipv4Addr>().unwrap()]);
+    assert_eq!(ask_with(&h, "ext.default.svc.cluster.local.", RecordType::A).await.response_code(), ResponseCode::NXDomain);
+    assert_eq!(a_records(&ask_with(&h, "web.default.svc.cluster.local.", RecordType::A).await), ["10.96.0.10".parse::<Ipv4Addr>().unwrap()]);
+}
