@@ -6,6 +6,7 @@ mod harness;
 mod manifests;
 
 mod apiserver;
+mod dns;
 mod durability;
 mod gc;
 mod kube_client;

@@ -42,14 +42,25 @@ struct ServerArgs {
     /// kubelet for the pods bound to them, without running processes.
     #[arg(long, default_value_t = 0)]
     simulated_nodes: usize,
-    /// Components not to run, comma-separated: statefulset, scheduler, gc, volume, protection (for tests that run
-    /// their own copy, or to run a component elsewhere).
+    /// Components not to run, comma-separated: statefulset, scheduler, gc, volume, protection,
+    /// endpoints, endpointslice, dns (for tests that run their own copy, or to run a component
+    /// elsewhere).
     #[arg(long, value_delimiter = ',', value_name = "COMPONENTS")]
     disable: Vec<Component>,
     /// The default StorageClass to create (berth's local-path provisioner) unless one of that
     /// name exists; `none` creates none, so claims without a class stay Pending.
     #[arg(long, default_value = "local-path", value_name = "NAME|none")]
     default_storage_class: String,
+    /// Where the cluster DNS server listens (UDP and TCP); port 0 picks a free port. The
+    /// address it got is written to `<data-dir>/dns-addr`.
+    #[arg(long, default_value = "127.0.0.1:0", value_name = "ADDR")]
+    cluster_dns: SocketAddr,
+    /// The cluster domain the DNS server is authoritative for.
+    #[arg(long, default_value = "cluster.local")]
+    cluster_domain: String,
+    /// TTL of the cluster DNS records.
+    #[arg(long, default_value_t = 5, value_name = "SECONDS")]
+    dns_ttl: u32,
 }
 
 /// The control-plane components `berth up` runs in-process.
@@ -60,6 +71,9 @@ enum Component {
     Gc,
     Volume,
     Protection,
+    Endpoints,
+    Endpointslice,
+    Dns,
 }
 
 fn main() -> ExitCode {
@@ -119,7 +133,8 @@ async fn run_control_plane(args: ServerArgs) -> Result<(), String> {
     server.pki.write_kubeconfig(&kubeconfig, &server.url()).map_err(|e| e.to_string())?;
     eprintln!("berth: API server listening on {} (TLS, token auth)", server.url());
     wait_ready(&server).await?;
-    let controllers = start_controllers(&server, &args, &data_dir).await?;
+    let mut controllers = start_controllers(&server, &args, &data_dir).await?;
+    controllers.extend(start_service_networking(&server, &args, &data_dir).await?);
     eprintln!("berth: ready in {} ms", started.elapsed().as_millis());
     // The one line on stdout, so scripts can `eval "$(berth up | head -1)"`-style consume it.
     println!("export KUBECONFIG={}", kubeconfig.display());
@@ -182,6 +197,43 @@ async fn start_controllers(
     }
     if args.simulated_nodes > 0 {
         eprintln!("berth: {} simulated node(s) sim-1…sim-{}", args.simulated_nodes, args.simulated_nodes);
+    }
+    Ok(tasks)
+}
+
+/// Endpoints and EndpointSlice controllers and the cluster DNS server.
+async fn start_service_networking(
+    server: &berth_apiserver::RunningServer,
+    args: &ServerArgs,
+    data_dir: &Path,
+) -> Result<Vec<tokio::task::JoinHandle<()>>, String> {
+    let disabled = &args.disable;
+    let access = berth_runtime::ClusterAccess {
+        url: server.url(),
+        ca_pem: server.pki.ca_cert_pem.clone(),
+        token: server.pki.admin_token.clone(),
+    };
+    let client = berth_runtime::connect(&access).map_err(|e| e.to_string())?;
+    let recorder = |component: &str| berth_runtime::EventRecorder::new(client.clone(), component);
+    let mut tasks = Vec::new();
+    if !disabled.contains(&Component::Endpoints) {
+        tasks.push(berth_controllers::endpoints::runner::spawn(client.clone(), recorder(berth_controllers::endpoints::COMPONENT)));
+    }
+    if !disabled.contains(&Component::Endpointslice) {
+        tasks.push(berth_controllers::endpointslice::runner::spawn(client.clone(), recorder(berth_controllers::endpointslice::COMPONENT)));
+    }
+    if !disabled.contains(&Component::Dns) {
+        let config = berth_dns::Config {
+            listen: args.cluster_dns,
+            zone: args.cluster_domain.clone(),
+            ttl: args.dns_ttl,
+            ..Default::default()
+        };
+        let dns = berth_dns::start(client.clone(), config).await?;
+        let file = data_dir.join("dns-addr");
+        std::fs::write(&file, format!("{}\n", dns.addr)).map_err(|e| format!("writing {}: {e}", file.display()))?;
+        eprintln!("berth: cluster DNS for {} on {} (udp+tcp)", args.cluster_domain, dns.addr);
+        tasks.push(dns.task);
     }
     Ok(tasks)
 }

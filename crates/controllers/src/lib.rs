@@ -1,3 +1,5 @@
+pub mod endpoints;
+pub mod endpointslice;
 pub mod gc;
 pub mod protection;
 pub mod statefulset;
