@@ -156,7 +156,7 @@ async fn run(cli: &Cli, report: &mut Report) -> Result<()> {
         eprintln!("berth-bench: binding claims to static volumes");
         let dir = TempDir::new("pvbind")?;
         let (b, _) = Berth::start(&berth, dir.path()).await?;
-        let outcome = pvbind::run(&b.endpoint()?, cli.pvbind_claims.max(1), report).await;
+        let outcome = pvbind::run(&b.endpoint()?, b.pid, cli.pvbind_claims.max(1), report).await;
         if outcome.is_err() {
             eprintln!("berth stderr (tail):\n{}", b.stderr_tail());
         }

@@ -197,7 +197,14 @@ impl Controller {
 
     /// The pods of `namespace` that use the claim `claim` (all the syncs look at).
     fn pods_using(&self, namespace: &str, claim: &str) -> Vec<Pod> {
-        let pods: Vec<Pod> = self.pods.state().iter().filter(|p| p.namespace().as_deref() == Some(namespace)).map(|p| (**p).clone()).collect();
+        let uses = |p: &Pod| {
+            p.namespace().as_deref() == Some(namespace)
+                && p.spec.as_ref().and_then(|s| s.volumes.as_ref()).is_some_and(|vs| {
+                    vs.iter().any(|v| v.persistent_volume_claim.as_ref().is_some_and(|c| c.claim_name == claim))
+                })
+        };
+        // Only the pods that reference the claim are cloned.
+        let pods: Vec<Pod> = self.pods.state().iter().filter(|p| uses(p)).map(|p| (**p).clone()).collect();
         by_name(super::pods_using_claim(namespace, claim, &pods).into_iter().cloned().collect())
     }
 

@@ -408,7 +408,7 @@ fn local_path_claims_are_annotated_and_handed_to_the_provisioner() {
     assert_eq!(a[ANN_STORAGE_PROVISIONER], LOCAL_PATH_PROVISIONER);
     assert_eq!(a[ANN_BETA_STORAGE_PROVISIONER], LOCAL_PATH_PROVISIONER);
     // Already annotated: no write, still provisioned.
-    let plan = sync_claim(c, &[], &[local.clone()], &[]);
+    let plan = sync_claim(c, &[], std::slice::from_ref(&local), &[]);
     assert_eq!(kinds(&plan), ["RecordEvent", "ProvisionLocalPath"]);
     // WaitForFirstConsumer: nothing until the scheduler picks a node.
     let wffc = class("berth", LOCAL_PATH_PROVISIONER, "WaitForFirstConsumer");
@@ -724,7 +724,7 @@ fn bound_local_path_claims_grow_their_volume_and_status() {
         ]
     );
     // The volume already grew (a retry): only the claim's status.
-    let plan = sync_claim(&grown, &[v.clone()], &[], &[]);
+    let plan = sync_claim(&grown, std::slice::from_ref(v), &[], &[]);
     assert_eq!(kinds(&plan), ["UpdateClaimStatus", "RecordEvent"]);
     // Not ours to resize: a static volume.
     let mut static_volume = volume.clone();
