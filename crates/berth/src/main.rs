@@ -234,6 +234,9 @@ async fn start_service_networking(
         std::fs::write(&file, format!("{}\n", dns.addr)).map_err(|e| format!("writing {}: {e}", file.display()))?;
         eprintln!("berth: cluster DNS for {} on {} (udp+tcp)", args.cluster_domain, dns.addr);
         tasks.push(dns.task);
+    } else {
+        // No stale address from an earlier run on this data dir.
+        let _ = std::fs::remove_file(data_dir.join("dns-addr"));
     }
     Ok(tasks)
 }
