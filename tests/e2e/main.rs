@@ -6,14 +6,17 @@ mod harness;
 mod manifests;
 
 mod apiserver;
+mod dns;
 mod durability;
 mod real_node;
 mod gc;
 mod kube_client;
+mod pod_io;
 mod statefulset;
 mod statefulset_sim;
 mod scheduler;
 mod simulated_node;
+mod storage;
 mod volume;
 mod walkthrough;
 mod walkthrough_sim;

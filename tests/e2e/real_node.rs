@@ -143,6 +143,16 @@ fn walkthrough_runs_on_real_nodes() {
     assert_eq!(http(&ips[0], "GET", ""), format!("You've hit statefulset-kubia-v1-0\nData stored on this pod: {greeting}\n"));
     assert_eq!(http(&ips[1], "GET", ""), "You've hit statefulset-kubia-v1-1\nData stored on this pod: No data posted yet\n");
 
+    // Through the API server, as the walkthrough does it with `kubectl proxy`: pods/proxy to the
+    // pod IP, logs and exec through the node's kubelet API.
+    assert_eq!(
+        c.ok(&["get", "--raw", "/api/v1/namespaces/default/pods/statefulset-kubia-v1-0/proxy/"]),
+        format!("You've hit statefulset-kubia-v1-0\nData stored on this pod: {greeting}\n")
+    );
+    assert_eq!(c.ok(&["exec", "statefulset-kubia-v1-1", "--", "hostname"]).trim(), "statefulset-kubia-v1-1");
+    assert!(c.ok(&["logs", "statefulset-kubia-v1-0"]).contains("Kubia server starting..."));
+    assert!(c.ok(&["logs", "statefulset-kubia-v1-0", "--tail=1"]).contains("New data has been received and stored."));
+
     // The pod comes back under the same name with the data posted before.
     let old_uid = jsonpath(&c, &["get", "pod", "statefulset-kubia-v1-0"], "{.metadata.uid}");
     c.ok(&["delete", "pod", "statefulset-kubia-v1-0"]);

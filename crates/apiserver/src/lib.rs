@@ -15,6 +15,7 @@ mod request;
 mod rest;
 mod server;
 mod state;
+mod storage_admission;
 mod strategy;
 mod table;
 mod watch;

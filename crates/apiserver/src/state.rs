@@ -16,6 +16,8 @@ pub struct ApiState {
     pub ready: AtomicBool,
     /// Serializes cluster-IP allocation so two creates never pick the same address.
     pub ip_alloc: tokio::sync::Mutex<()>,
+    /// TLS towards kubelets (logs, exec): the cluster CA and the kubelet client certificate.
+    pub kubelet_tls: Arc<rustls::ClientConfig>,
 }
 
 pub type Shared = Arc<ApiState>;

@@ -41,6 +41,11 @@ pub struct NodeArgs {
     /// The node's pod CIDR (`spec.podCIDR`), e.g. 10.245.1.0/24.
     #[arg(long)]
     pub pod_cidr: String,
+    /// Directory with the cluster CA (`ca.crt`, `ca.key`) that issues the kubelet API's serving
+    /// certificate and checks the API server's client certificate. Without it the agent serves
+    /// no kubelet API, so `kubectl logs`/`exec` cannot reach its pods.
+    #[arg(long)]
+    pub pki_dir: Option<PathBuf>,
 }
 
 #[derive(Subcommand)]
@@ -86,6 +91,7 @@ async fn run_agent(args: NodeArgs) -> Result<(), String> {
         state_dir: absolute(&args.state_dir),
         pod_cidr: berth_node::simulated::PodCidr::parse(&args.pod_cidr).map_err(|e| e.to_string())?,
         exe: std::env::current_exe().map_err(|e| e.to_string())?,
+        pki_dir: args.pki_dir.as_deref().map(absolute),
     };
     berth_node::agent::run(client, cfg, shutdown_signal()).await
 }
@@ -139,6 +145,8 @@ pub fn start_nodes(n: usize, data_dir: &Path, url: &str, cluster_cidr: &str) -> 
             .arg(data_dir.join("pki/admin.token"))
             .arg("--ca-file")
             .arg(data_dir.join("pki/ca.crt"))
+            .arg("--pki-dir")
+            .arg(data_dir.join("pki"))
             .args(["--name", &name])
             .arg("--state-dir")
             .arg(&state_dir)

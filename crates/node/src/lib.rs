@@ -29,5 +29,6 @@
 //! Annotations: see [`simulated::annotations`].
 
 pub mod agent;
+pub mod kubelet_api;
 pub mod process;
 pub mod simulated;

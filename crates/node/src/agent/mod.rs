@@ -34,6 +34,9 @@ pub struct AgentConfig {
     pub pod_cidr: PodCidr,
     /// The `berth` binary, run as the sandbox holder and container shims.
     pub exe: PathBuf,
+    /// The cluster CA directory (`ca.crt`, `ca.key`) for the kubelet API's TLS; `None` serves
+    /// no kubelet API.
+    pub pki_dir: Option<PathBuf>,
 }
 
 /// What every pod worker of the node shares.
@@ -101,11 +104,24 @@ pub async fn run(client: kube::Client, cfg: AgentConfig, shutdown: impl std::fut
     let bridge = net::bridge_name(&cfg.state_dir);
     let gateway = cfg.pod_cidr.gateway();
     net::ensure_bridge(&bridge, gateway, cfg.pod_cidr.prefix()).await?;
-    // KUBELET_API: the kubelet API (logs, exec) is served on this listener once branch `kapi`
-    // is merged: `kubelet_api::serve(listener, Arc::new(kubelet_api::tls::server_config(&pki, &name)?), state_dir, shutdown)`.
-    // Until then the port is bound and published in the Node so the address is stable.
+    // The kubelet API (logs, exec) on loopback; its port is published in the Node, where the API
+    // server finds it (`status.daemonEndpoints.kubeletEndpoint.Port`).
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.map_err(|e| e.to_string())?;
     let port = listener.local_addr().map_err(|e| e.to_string())?.port();
+    let (stop_api, api_stopped) = tokio::sync::oneshot::channel::<()>();
+    match &cfg.pki_dir {
+        Some(pki) => {
+            let tls = Arc::new(crate::kubelet_api::tls::server_config(pki, &cfg.name)?);
+            let state_dir = cfg.state_dir.clone();
+            tokio::spawn(crate::kubelet_api::serve(listener, tls, state_dir, async move {
+                let _ = api_stopped.await;
+            }));
+        }
+        None => {
+            tracing::warn!("no --pki-dir: the kubelet API (logs, exec) is not served");
+            drop(listener);
+        }
+    }
     let node = node_config(&cfg, port);
     let ctx = Arc::new(NodeCtx {
         recorder: berth_runtime::EventRecorder::new(client.clone(), "kubelet"),
@@ -120,6 +136,6 @@ pub async fn run(client: kube::Client, cfg: AgentConfig, shutdown: impl std::fut
         nameservers: etc_files::host_nameservers(),
     });
     crate::simulated::runner::run_node(client, &node, pods::run(ctx), shutdown).await;
-    drop(listener);
+    let _ = stop_api.send(());
     Ok(())
 }

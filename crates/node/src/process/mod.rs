@@ -18,3 +18,10 @@ pub mod rootfs;
 pub mod sandbox;
 pub mod shim;
 pub mod spec;
+
+/// `dup2(src, dst)` on raw descriptors: used between fork and exec to point a child's standard
+/// streams somewhere, where nix's owned-descriptor `dup2` doesn't fit.
+pub(crate) fn dup_onto(src: std::os::fd::RawFd, dst: std::os::fd::RawFd) -> nix::Result<()> {
+    // SAFETY: dup2 only manipulates the descriptor table; both are plain integers here.
+    nix::errno::Errno::result(unsafe { libc::dup2(src, dst) }).map(drop)
+}

@@ -9,7 +9,7 @@ use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
 
 use nix::sched::{unshare, CloneFlags};
-use nix::unistd::{dup2, fork, pipe2, setsid, ForkResult};
+use nix::unistd::{fork, pipe2, setsid, ForkResult};
 
 pub fn pid_file(pod_dir: &Path) -> PathBuf {
     pod_dir.join("sandbox.pid")
@@ -43,7 +43,7 @@ pub fn main(pod_dir: &Path, hostname: &str) -> i32 {
             let _ = setsid();
             if let Ok(null) = OpenOptions::new().read(true).write(true).open("/dev/null") {
                 for fd in 0..3 {
-                    let _ = dup2(null.as_raw_fd(), fd);
+                    let _ = super::dup_onto(null.as_raw_fd(), fd);
                 }
             }
             let setup = || -> Result<(), String> {

@@ -18,7 +18,7 @@ use std::sync::{Arc, Mutex};
 use chrono::{SecondsFormat, Utc};
 use nix::sys::signal::Signal;
 use nix::sys::wait::{waitpid, WaitStatus};
-use nix::unistd::{dup2, fork, pipe2, setsid, ForkResult, Pid};
+use nix::unistd::{fork, pipe2, setsid, ForkResult, Pid};
 
 use super::logs::{record, LineSplitter};
 use super::procs;
@@ -86,7 +86,7 @@ pub fn main(dir: &Path, restart: i32) -> i32 {
 fn redirect_std_to_null() {
     if let Ok(null) = OpenOptions::new().read(true).write(true).open("/dev/null") {
         for fd in 0..3 {
-            let _ = dup2(null.as_raw_fd(), fd);
+            let _ = super::dup_onto(null.as_raw_fd(), fd);
         }
     }
 }
@@ -201,9 +201,9 @@ fn pump(mut from: File, stream: &str, log: &Mutex<File>) {
 fn exec_container(spec: &ContainerSpec, rootfs: &Path, out: &OwnedFd, err: &OwnedFd) -> Result<std::convert::Infallible, String> {
     super::rootfs::enter(spec, rootfs)?;
     let null = File::open("/dev/null").map_err(|e| format!("/dev/null: {e}"))?;
-    dup2(null.as_raw_fd(), 0).map_err(|e| format!("dup2: {e}"))?;
-    dup2(out.as_raw_fd(), 1).map_err(|e| format!("dup2: {e}"))?;
-    dup2(err.as_raw_fd(), 2).map_err(|e| format!("dup2: {e}"))?;
+    super::dup_onto(null.as_raw_fd(), 0).map_err(|e| format!("dup2: {e}"))?;
+    super::dup_onto(out.as_raw_fd(), 1).map_err(|e| format!("dup2: {e}"))?;
+    super::dup_onto(err.as_raw_fd(), 2).map_err(|e| format!("dup2: {e}"))?;
     let path = spec.env.iter().find(|(k, _)| k == "PATH").map(|(_, v)| v.as_str()).unwrap_or(DEFAULT_PATH);
     let argv0 = spec.argv.first().ok_or("the container has no command")?;
     let program = resolve(argv0, path).ok_or_else(|| {
