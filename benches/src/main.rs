@@ -8,7 +8,9 @@ mod client;
 mod coldstart;
 mod creates;
 mod disk;
+mod dns;
 mod fixedload;
+mod pvbind;
 mod report;
 mod stats;
 mod statefulsets;
@@ -25,7 +27,7 @@ use child::{Berth, TempDir};
 use client::Result;
 use report::Report;
 
-const ALL: [&str; 8] = ["coldstart", "rss", "disk", "creates", "fixedload", "watch", "sts-ordered", "sts-parallel"];
+const ALL: [&str; 10] = ["coldstart", "rss", "disk", "creates", "fixedload", "watch", "pvbind", "dns", "sts-ordered", "sts-parallel"];
 
 #[derive(Parser)]
 #[command(name = "berth-bench", about = "Benchmark `berth up`: cold start, RSS, durable creates, fixed-load latency, watch fan-out")]
@@ -34,7 +36,7 @@ struct Cli {
     #[arg(long, default_value = "target/release/berth")]
     berth: PathBuf,
     /// Run only these measurements (comma-separated or repeated): coldstart, rss, disk,
-    /// creates, fixedload, watch, sts-ordered, sts-parallel.
+    /// creates, fixedload, watch, pvbind, dns, sts-ordered, sts-parallel.
     #[arg(long, value_delimiter = ',')]
     only: Vec<String>,
     /// A short smoke run: few cold starts, 1 s load phases, 20 watchers.
@@ -64,6 +66,12 @@ struct Cli {
     /// Milliseconds between the watch measurement's creates.
     #[arg(long, default_value_t = 20)]
     watch_pace_ms: u64,
+    /// Claims (and static volumes) in the pvbind measurement.
+    #[arg(long, default_value_t = 1000)]
+    pvbind_claims: usize,
+    /// Outstanding DNS queries during the DNS throughput run (one UDP socket each).
+    #[arg(long, default_value_t = 32)]
+    dns_in_flight: usize,
     /// Worker threads of the benchmark's own runtime. The machine's cores are shared with the
     /// server; one thread leaves the server the most CPU.
     #[arg(long, default_value_t = 1)]
@@ -134,11 +142,22 @@ async fn run(cli: &Cli, report: &mut Report) -> Result<()> {
         disk::run(dir.path(), Duration::from_secs(if q { 1 } else { 3 }), report)?;
     }
 
-    let needs_server = ["rss", "creates", "fixedload", "watch"].iter().any(|m| cli.wants(m));
+    let needs_server = ["rss", "creates", "fixedload", "watch", "dns"].iter().any(|m| cli.wants(m));
     if needs_server {
         let dir = TempDir::new("main")?;
         let (b, _) = Berth::start(&berth, dir.path()).await?;
         let outcome = with_server(cli, &b, secs, report).await;
+        if outcome.is_err() {
+            eprintln!("berth stderr (tail):\n{}", b.stderr_tail());
+        }
+        b.stop().await;
+        outcome?;
+    }
+    if cli.wants("pvbind") {
+        eprintln!("berth-bench: binding claims to static volumes");
+        let dir = TempDir::new("pvbind")?;
+        let (b, _) = Berth::start(&berth, dir.path()).await?;
+        let outcome = pvbind::run(&b.endpoint()?, b.pid, cli.pvbind_claims.max(1), report).await;
         if outcome.is_err() {
             eprintln!("berth stderr (tail):\n{}", b.stderr_tail());
         }
@@ -197,6 +216,10 @@ async fn with_server(cli: &Cli, b: &Berth, secs: Duration, report: &mut Report) 
             pace: Duration::from_millis(cli.watch_pace_ms),
         };
         watch::run(&ep, "bench-watch", &cfg, report).await?;
+    }
+    if cli.wants("dns") {
+        eprintln!("berth-bench: cluster DNS");
+        dns::run(b, &ep, secs, cli.dns_in_flight.max(1), if q { 20 } else { 200 }, report).await?;
     }
     if cli.wants("rss") {
         let m = b.memory()?;

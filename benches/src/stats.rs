@@ -20,6 +20,12 @@ impl Samples {
         self.sorted = false;
     }
 
+    /// Add every sample of `other`.
+    pub fn merge(&mut self, other: &Samples) {
+        self.us.extend_from_slice(&other.us);
+        self.sorted = false;
+    }
+
     pub fn len(&self) -> usize {
         self.us.len()
     }

@@ -22,13 +22,17 @@ struct Controller {
 impl Controller {
     fn start(c: &Cluster) -> Controller {
         let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
-        let task = rt.block_on(async {
+        let client = rt.block_on(async {
             let kubeconfig = kube::config::Kubeconfig::read_from(c.kubeconfig()).unwrap();
             let config = kube::Config::from_custom_kubeconfig(kubeconfig, &Default::default()).await.unwrap();
-            let client = kube::Client::try_from(config).unwrap();
-            let recorder = berth_runtime::EventRecorder::new(client.clone(), berth_controllers::volume::COMPONENT);
-            berth_controllers::volume::runner::spawn(client, recorder)
+            kube::Client::try_from(config).unwrap()
         });
+        let task = {
+            let _runtime = rt.enter();
+            let recorder = berth_runtime::EventRecorder::new(client.clone(), berth_controllers::volume::COMPONENT);
+            let config = berth_controllers::volume::runner::Config { storage_root: c.dir.path().join("storage") };
+            berth_controllers::volume::runner::spawn(client, recorder, config)
+        };
         Controller { _rt: rt, task }
     }
 }
@@ -68,7 +72,7 @@ impl Drop for TmpDir {
 
 #[test]
 fn persistent_volume_controller_binds_releases_and_recycles() {
-    let c = Cluster::start_with(&["--disable", "volume"]); // runs its own controller in-process
+    let c = Cluster::start_with(&["--disable", "volume", "--default-storage-class", "none"]); // runs its own controller in-process
     let _controller = Controller::start(&c);
     let wait = Duration::from_secs(20);
 

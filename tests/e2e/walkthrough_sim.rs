@@ -52,4 +52,33 @@ fn walkthrough_statefulset_runs_with_its_own_volumes() {
     let vols = pod["spec"]["volumes"].as_array().unwrap();
     assert!(vols.iter().any(|v| v["persistentVolumeClaim"]["claimName"] == "data-statefulset-kubia-v1-1"));
     assert_eq!(c.json(&["get", "pvc", "data-statefulset-kubia-v1-1"])["spec"]["volumeName"], claim_before);
+
+    // The walkthrough's scale 3 → 4 with a fourth PV added: the new replica's claim gets it.
+    let pv4 = manifests::PV_LIST.split("  - apiVersion").nth(1).unwrap().replace("pv-1", "pv-4");
+    let pv4 = format!("apiVersion: v1\nkind: List\nitems:\n  - apiVersion{pv4}");
+    c.ok(&["apply", "-f", &c.manifest("pv4.yaml", &pv4)]);
+    c.ok(&["scale", "sts", "statefulset-kubia-v1", "--replicas=4"]);
+    assert!(
+        eventually(Duration::from_secs(60), || {
+            let o = c.kubectl(&["get", "pvc", "data-statefulset-kubia-v1-3", "-o", "jsonpath={.status.phase}/{.spec.volumeName}"]);
+            String::from_utf8_lossy(&o.stdout) == "Bound/pv-4"
+        }),
+        "{}",
+        c.ok(&["get", "pods,pvc,pv"])
+    );
+
+    // A claim asking for more than any volume offers stays Pending; its class names no
+    // StorageClass, so nothing can be provisioned either.
+    let big = "apiVersion: v1\nkind: PersistentVolumeClaim\nmetadata:\n  name: big\nspec:\n  storageClassName: nfs\n  accessModes: [ReadWriteOnce]\n  resources:\n    requests:\n      storage: 5Gi\n";
+    c.ok(&["apply", "-f", &c.manifest("big.yaml", big)]);
+    assert!(
+        eventually(Duration::from_secs(20), || c.ok(&["describe", "pvc", "big"]).lines().any(|l| l.contains("Warning")
+            && l.contains("ProvisioningFailed")
+            && l.contains("storageclass.storage.k8s.io \"nfs\" not found"))),
+        "{}",
+        c.ok(&["describe", "pvc", "big"])
+    );
+    let o = c.kubectl(&["get", "pvc", "big", "-o", "jsonpath={.status.phase}"]);
+    assert_eq!(String::from_utf8_lossy(&o.stdout), "Pending");
+    assert_eq!(c.ok(&["get", "pv"]).matches("Bound").count(), 4, "nothing mis-bound");
 }

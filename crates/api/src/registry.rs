@@ -89,8 +89,8 @@ macro_rules! res {
 
 pub static REGISTRY: &[ResourceInfo] = &[
     res!("", "v1", "Namespace", "namespaces", "namespace", Cluster, short: &["ns"], cat: NONE, sub: &["status", "finalize"], gen: false),
-    res!("", "v1", "Pod", "pods", "pod", Namespaced, short: &["po"], cat: ALL, sub: &["status", "binding"], gen: false),
-    res!("", "v1", "Service", "services", "service", Namespaced, short: &["svc"], cat: ALL, sub: &["status"], gen: false),
+    res!("", "v1", "Pod", "pods", "pod", Namespaced, short: &["po"], cat: ALL, sub: &["status", "binding", "log", "exec", "proxy"], gen: false),
+    res!("", "v1", "Service", "services", "service", Namespaced, short: &["svc"], cat: ALL, sub: &["status", "proxy"], gen: false),
     res!("", "v1", "Endpoints", "endpoints", "endpoints", Namespaced, short: &["ep"], cat: NONE, sub: NONE, gen: false),
     res!("", "v1", "PersistentVolume", "persistentvolumes", "persistentvolume", Cluster, short: &["pv"], cat: NONE, sub: &["status"], gen: false),
     res!("", "v1", "PersistentVolumeClaim", "persistentvolumeclaims", "persistentvolumeclaim", Namespaced, short: &["pvc"], cat: NONE, sub: &["status"], gen: false),

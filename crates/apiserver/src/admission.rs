@@ -1,5 +1,6 @@
-//! Admission steps berth runs on create: namespace lifecycle, and the Service cluster-IP
-//! allocation upstream's service REST storage does.
+//! Admission steps berth runs on create: namespace lifecycle, the Service cluster-IP
+//! allocation upstream's service REST storage does, and the storage plugins
+//! ([`crate::storage_admission`]); on update, the claim resize check.
 
 use std::collections::HashSet;
 use std::net::Ipv4Addr;
@@ -43,6 +44,14 @@ pub async fn check_namespace_accepts(state: &Shared, info: &ResourceInfo, ns: &s
 pub async fn admit_create(state: &Shared, info: &ResourceInfo, obj: &mut Value) -> Result<(), StatusError> {
     if (info.group, info.kind) == ("", "Service") {
         allocate_cluster_ip(state, obj).await?;
+    }
+    crate::storage_admission::admit_create(state, info.group, info.kind, obj).await
+}
+
+/// Kind-specific admission on update of the object itself (not its subresources).
+pub async fn admit_update(state: &Shared, info: &ResourceInfo, new: &Value, old: &Value) -> Result<(), StatusError> {
+    if (info.group, info.kind) == ("", "PersistentVolumeClaim") {
+        crate::storage_admission::admit_pvc_update(state, new, old).await?;
     }
     Ok(())
 }

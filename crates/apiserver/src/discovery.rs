@@ -66,6 +66,15 @@ pub fn group(name: &str) -> Result<Value, StatusError> {
     Ok(g)
 }
 
+/// The options kind upstream names for a resource's proxy subresource.
+fn proxy_options_kind(kind: &str) -> &'static str {
+    match kind {
+        "Pod" => "PodProxyOptions",
+        "Service" => "ServiceProxyOptions",
+        _ => "NodeProxyOptions",
+    }
+}
+
 pub fn resource_list(group: &str, version: &str) -> Result<Value, StatusError> {
     let mut resources = Vec::new();
     for r in REGISTRY.iter().filter(|r| r.group == group && r.version == version) {
@@ -89,6 +98,9 @@ pub fn resource_list(group: &str, version: &str) -> Result<Value, StatusError> {
                 "scale" => ("Scale", "autoscaling", "v1", &["get", "patch", "update"]),
                 "binding" => ("Binding", "", "", &["create"]),
                 "finalize" => (r.kind, "", "", &["update"]),
+                "log" => (r.kind, "", "", &["get"]),
+                "exec" => ("PodExecOptions", "", "", &["create", "get"]),
+                "proxy" => (proxy_options_kind(r.kind), "", "", &["create", "delete", "get", "patch", "update"]),
                 _ => continue,
             };
             let mut e = json!({
@@ -127,6 +139,13 @@ mod tests {
         assert_eq!(scale["kind"], "Scale");
         assert_eq!(scale["group"], "autoscaling");
         assert!(resource_list("apps", "v2").is_err());
+        let core = resource_list("", "v1").unwrap();
+        let res = core["resources"].as_array().unwrap();
+        let find = |n: &str| res.iter().find(|r| r["name"] == n).unwrap_or_else(|| panic!("{n}")).clone();
+        assert_eq!(find("pods/exec")["kind"], "PodExecOptions");
+        assert_eq!(find("pods/exec")["verbs"], json!(["create", "get"]));
+        assert_eq!(find("pods/log")["kind"], "Pod");
+        assert_eq!(find("services/proxy")["kind"], "ServiceProxyOptions");
     }
 
     #[test]

@@ -16,6 +16,7 @@ mod request;
 mod rest;
 mod server;
 mod state;
+mod storage_admission;
 mod strategy;
 mod table;
 mod watch;

@@ -17,6 +17,10 @@ pub struct Pki {
     pub serving_cert_pem: String,
     pub serving_key_pem: String,
     pub admin_token: String,
+    /// Presented to kubelets (`apiserver-kubelet-client.crt/.key`, CN
+    /// `kube-apiserver-kubelet-client`), which require a client certificate from the CA.
+    pub kubelet_client_cert_pem: String,
+    pub kubelet_client_key_pem: String,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -91,6 +95,28 @@ fn random_token() -> String {
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
 }
 
+/// The API server's client certificate for kubelets, created once (as kubeadm's
+/// `apiserver-kubelet-client`).
+fn kubelet_client_cert(dir: &Path, ca_key: &KeyPair) -> Result<(String, String), PkiError> {
+    let cert_path = dir.join("apiserver-kubelet-client.crt");
+    let key_path = dir.join("apiserver-kubelet-client.key");
+    if let (Ok(c), Ok(k)) = (fs::read_to_string(&cert_path), fs::read_to_string(&key_path)) {
+        return Ok((c, k));
+    }
+    let issuer = Issuer::new(ca_params()?, ca_key);
+    let mut params = CertificateParams::new(Vec::<String>::new())?;
+    params.distinguished_name.push(DnType::CommonName, "kube-apiserver-kubelet-client");
+    params.distinguished_name.push(DnType::OrganizationName, "kubeadm:cluster-admins");
+    params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
+    params.not_before = rcgen::date_time_ymd(2024, 1, 1);
+    params.not_after = rcgen::date_time_ymd(2099, 1, 1);
+    let key = KeyPair::generate()?;
+    let cert = params.signed_by(&key, &issuer)?;
+    write_private(&key_path, &key.serialize_pem())?;
+    write_private(&cert_path, &cert.pem())?;
+    Ok((cert.pem(), key.serialize_pem()))
+}
+
 impl Pki {
     /// Load the credentials under `dir`, creating what is missing. The serving certificate is
     /// re-issued when `extra_names` (e.g. a non-loopback listen address) are not yet covered.
@@ -135,6 +161,8 @@ impl Pki {
             }
         };
 
+        let (kubelet_client_cert_pem, kubelet_client_key_pem) = kubelet_client_cert(dir, &ca_key)?;
+
         let token_path = dir.join("admin.token");
         let admin_token = match fs::read_to_string(&token_path) {
             Ok(t) if !t.trim().is_empty() => t.trim().to_string(),
@@ -144,7 +172,7 @@ impl Pki {
                 t
             }
         };
-        Ok(Pki { ca_cert_pem, serving_cert_pem, serving_key_pem, admin_token })
+        Ok(Pki { ca_cert_pem, serving_cert_pem, serving_key_pem, admin_token, kubelet_client_cert_pem, kubelet_client_key_pem })
     }
 
     /// Write an admin kubeconfig (mode 0600) for `server_url` to `path`.
@@ -158,6 +186,30 @@ impl Pki {
             fs::create_dir_all(parent).map_err(io_err(parent))?;
         }
         write_private(path, &doc)
+    }
+
+    /// A rustls client configuration for talking to kubelets: trusts only the cluster CA and
+    /// presents the kubelet client certificate. HTTP/1.1, as WebSocket upgrades need.
+    pub fn kubelet_client_tls_config(&self) -> Result<rustls::ClientConfig, String> {
+        let mut roots = rustls::RootCertStore::empty();
+        for c in rustls_pemfile::certs(&mut self.ca_cert_pem.as_bytes()) {
+            roots.add(c.map_err(|e| format!("reading CA: {e}"))?).map_err(|e| format!("CA: {e}"))?;
+        }
+        let certs: Vec<_> = rustls_pemfile::certs(&mut self.kubelet_client_cert_pem.as_bytes())
+            .collect::<Result<_, _>>()
+            .map_err(|e| format!("reading kubelet client certificate: {e}"))?;
+        let key = rustls_pemfile::private_key(&mut self.kubelet_client_key_pem.as_bytes())
+            .map_err(|e| format!("reading kubelet client key: {e}"))?
+            .ok_or("kubelet client key file holds no key")?;
+        let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+        let mut cfg = rustls::ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .map_err(|e| e.to_string())?
+            .with_root_certificates(roots)
+            .with_client_auth_cert(certs, key)
+            .map_err(|e| format!("kubelet client certificate: {e}"))?;
+        cfg.alpn_protocols = vec![b"http/1.1".to_vec()];
+        Ok(cfg)
     }
 
     /// A rustls server configuration serving the certificate over HTTP/2 and HTTP/1.1.
@@ -193,6 +245,9 @@ mod tests {
         assert_eq!(a.admin_token, b.admin_token);
         assert_eq!(a.serving_cert_pem, b.serving_cert_pem);
         assert!(a.server_tls_config().is_ok());
+        assert!(a.kubelet_client_tls_config().is_ok());
+        assert_eq!(a.kubelet_client_cert_pem, b.kubelet_client_cert_pem);
+        assert!(dir.path().join("apiserver-kubelet-client.key").exists());
         let mode = fs::metadata(dir.path().join("admin.token")).unwrap().permissions().mode();
         assert_eq!(mode & 0o777, 0o600);
         // A new listen address re-issues the serving certificate, keeping the CA and token.

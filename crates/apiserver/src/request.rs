@@ -67,12 +67,15 @@ fn resource_path(group: &str, version: &str, rest: &[&str]) -> Result<ResourcePa
                 [] => (info, Some(*ns), None, None),
                 [name] => (info, Some(*ns), Some(*name), None),
                 [name, sub] => (info, Some(*ns), Some(*name), Some(*sub)),
+                // `…/{name}/proxy/{path…}`: the rest is the path on the target.
+                [name, "proxy", ..] => (info, Some(*ns), Some(*name), Some("proxy")),
                 _ => return Err(StatusError::path_not_found()),
             }
         }
         [plural] => (find(plural)?, None, None, None),
         [plural, name] => (find(plural)?, None, Some(*name), None),
         [plural, name, sub] => (find(plural)?, None, Some(*name), Some(*sub)),
+        [plural, name, "proxy", ..] => (find(plural)?, None, Some(*name), Some("proxy")),
         _ => return Err(StatusError::path_not_found()),
     };
     // A cluster-scoped resource never has a namespace; a namespaced one addressed by name needs one.
@@ -232,6 +235,9 @@ mod tests {
         assert!(route("/api/v1/namespaces/default/persistentvolumes/pv-1").is_err());
         assert!(route("/api/v1/pods/web-0").is_err());
         assert!(route("/api/v1/namespaces/default/pods/web-0/nonsense").is_err());
+        let r = res("/api/v1/namespaces/default/pods/http:web-0:8080/proxy/a/b/");
+        assert_eq!((r.name.as_deref(), r.subresource.as_deref()), (Some("http:web-0:8080"), Some("proxy")));
+        assert!(route("/api/v1/namespaces/default/pods/web-0/status/x").is_err());
         assert!(route("/api/v1/frobs").is_err());
     }
 

@@ -74,6 +74,7 @@ pub async fn start(cfg: ServerConfig) -> Result<RunningServer, String> {
         ready: Default::default(),
         ip_alloc: Default::default(),
         decoded: Default::default(),
+        kubelet_tls: Arc::new(pki.kubelet_client_tls_config()?),
     });
     crate::namespaces::bootstrap(&state).await.map_err(|e| e.to_string())?;
     state.ready.store(true, Ordering::SeqCst);
@@ -207,6 +208,8 @@ async fn dispatch(state: Shared, local_addr: SocketAddr, req: Request<Incoming>)
             };
             Ok(json_response(StatusCode::OK, &body, &[]))
         }
+        // Streams and proxies: the request body and connection are handed on, not buffered.
+        Route::Resource(rp) if crate::rest::is_connect(&rp) => crate::rest::connect(state, rp, query, req).await,
         Route::Resource(rp) => {
             let (parts, body) = req.into_parts();
             let body = axum::body::to_bytes(Body::new(body), MAX_BODY)

@@ -18,6 +18,8 @@ pub struct ApiState {
     pub ip_alloc: tokio::sync::Mutex<()>,
     /// Watch events' objects, decoded once for all watch streams.
     pub decoded: crate::decoded::DecodedCache,
+    /// TLS towards kubelets (logs, exec): the cluster CA and the kubelet client certificate.
+    pub kubelet_tls: Arc<rustls::ClientConfig>,
 }
 
 pub type Shared = Arc<ApiState>;

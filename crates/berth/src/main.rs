@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 
 use clap::{Args, Parser, Subcommand};
 
+mod node_cmd;
 mod sim_node;
 
 #[derive(Parser)]
@@ -24,8 +25,10 @@ enum Command {
     Up(ServerArgs),
     /// Run the control plane (API server and its store) only.
     Server(ServerArgs),
-    /// Run a node that joins a cluster (`--simulated`: a simulated node, see sim_node.rs).
-    Node(sim_node::NodeArgs),
+    /// Node commands: `berth node` runs a node agent (`--simulated`: a simulated one); built-in
+    /// images and the pod runtime's helper processes are hidden subcommands.
+    #[command(flatten)]
+    Node(node_cmd::NodeCommand),
 }
 
 #[derive(Args, Clone)]
@@ -46,10 +49,32 @@ struct ServerArgs {
     /// kubelet for the pods bound to them, without running processes.
     #[arg(long, default_value_t = 0)]
     simulated_nodes: usize,
-    /// Components not to run, comma-separated: statefulset, scheduler, gc, volume (for tests that run
-    /// their own copy, or to run a component elsewhere).
+    /// Real node agents to start (`node-1…node-N`), each its own supervised process running
+    /// pods as namespaced processes (needs root and iproute2).
+    #[arg(long, default_value_t = 0)]
+    nodes: usize,
+    /// Range the real nodes' pod CIDRs (/24 each) come from. Simulated nodes use 10.244.0.0/16.
+    #[arg(long, default_value = "10.245.0.0/16")]
+    cluster_cidr: String,
+    /// Components not to run, comma-separated: statefulset, scheduler, gc, volume, protection,
+    /// endpoints, endpointslice, dns (for tests that run their own copy, or to run a component
+    /// elsewhere).
     #[arg(long, value_delimiter = ',', value_name = "COMPONENTS")]
     disable: Vec<Component>,
+    /// The default StorageClass to create (berth's local-path provisioner) unless one of that
+    /// name exists; `none` creates none, so claims without a class stay Pending.
+    #[arg(long, default_value = "local-path", value_name = "NAME|none")]
+    default_storage_class: String,
+    /// Where the cluster DNS server listens (UDP and TCP); port 0 picks a free port. The
+    /// address it got is written to `<data-dir>/dns-addr`.
+    #[arg(long, default_value = "127.0.0.1:0", value_name = "ADDR")]
+    cluster_dns: SocketAddr,
+    /// The cluster domain the DNS server is authoritative for.
+    #[arg(long, default_value = "cluster.local")]
+    cluster_domain: String,
+    /// TTL of the cluster DNS records.
+    #[arg(long, default_value_t = 5, value_name = "SECONDS")]
+    dns_ttl: u32,
 }
 
 /// The control-plane components `berth up` runs in-process.
@@ -59,6 +84,10 @@ enum Component {
     Scheduler,
     Gc,
     Volume,
+    Protection,
+    Endpoints,
+    Endpointslice,
+    Dns,
 }
 
 fn main() -> ExitCode {
@@ -72,7 +101,10 @@ fn main() -> ExitCode {
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("tokio runtime");
     let result = match cli.command {
         Command::Up(args) | Command::Server(args) => runtime.block_on(run_control_plane(args)),
-        Command::Node(args) => runtime.block_on(sim_node::run_simulated_node(args)),
+        Command::Node(cmd) => {
+            drop(runtime);
+            node_cmd::run(cmd)
+        }
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -119,13 +151,16 @@ async fn run_control_plane(args: ServerArgs) -> Result<(), String> {
     server.pki.write_kubeconfig(&kubeconfig, &server.url()).map_err(|e| e.to_string())?;
     eprintln!("berth: API server listening on {} (TLS, token auth)", server.url());
     wait_ready(&server).await?;
-    let controllers = start_controllers(&server, &args).await?;
+    let mut controllers = start_controllers(&server, &args, &data_dir).await?;
+    controllers.extend(start_service_networking(&server, &args, &data_dir).await?);
+    let nodes = node_cmd::start_nodes(args.nodes, &data_dir, &server.url(), &args.cluster_cidr)?;
     eprintln!("berth: ready in {} ms", started.elapsed().as_millis());
     // The one line on stdout, so scripts can `eval "$(berth up | head -1)"`-style consume it.
     println!("export KUBECONFIG={}", kubeconfig.display());
 
     shutdown_signal().await;
     eprintln!("berth: shutting down");
+    node_cmd::stop_nodes(nodes).await;
     for c in controllers {
         c.abort();
     }
@@ -140,6 +175,7 @@ async fn run_control_plane(args: ServerArgs) -> Result<(), String> {
 async fn start_controllers(
     server: &berth_apiserver::RunningServer,
     args: &ServerArgs,
+    data_dir: &Path,
 ) -> Result<Vec<tokio::task::JoinHandle<()>>, String> {
     let disabled = &args.disable;
     let access = berth_runtime::ClusterAccess {
@@ -153,8 +189,18 @@ async fn start_controllers(
     if !disabled.contains(&Component::Statefulset) {
         tasks.push(berth_controllers::statefulset::runner::spawn(client.clone(), recorder("statefulset-controller")));
     }
+    if args.default_storage_class != "none" {
+        let name = args.default_storage_class.as_str();
+        if berth_controllers::volume::default_class::ensure(client.clone(), name).await? {
+            eprintln!("berth: default StorageClass {name} (berth.dev/local-path)");
+        }
+    }
     if !disabled.contains(&Component::Volume) {
-        tasks.push(berth_controllers::volume::runner::spawn(client.clone(), recorder(berth_controllers::volume::COMPONENT)));
+        let config = berth_controllers::volume::runner::Config { storage_root: data_dir.join("storage") };
+        tasks.push(berth_controllers::volume::runner::spawn(client.clone(), recorder(berth_controllers::volume::COMPONENT), config));
+    }
+    if !disabled.contains(&Component::Protection) {
+        tasks.push(berth_controllers::protection::runner::spawn(client.clone()));
     }
     if !disabled.contains(&Component::Gc) {
         tasks.push(tokio::spawn(berth_controllers::gc::run(client.clone(), std::future::pending())));
@@ -176,6 +222,46 @@ async fn start_controllers(
     }
     if args.simulated_nodes > 0 {
         eprintln!("berth: {} simulated node(s) sim-1…sim-{}", args.simulated_nodes, args.simulated_nodes);
+    }
+    Ok(tasks)
+}
+
+/// Endpoints and EndpointSlice controllers and the cluster DNS server.
+async fn start_service_networking(
+    server: &berth_apiserver::RunningServer,
+    args: &ServerArgs,
+    data_dir: &Path,
+) -> Result<Vec<tokio::task::JoinHandle<()>>, String> {
+    let disabled = &args.disable;
+    let access = berth_runtime::ClusterAccess {
+        url: server.url(),
+        ca_pem: server.pki.ca_cert_pem.clone(),
+        token: server.pki.admin_token.clone(),
+    };
+    let client = berth_runtime::connect(&access).map_err(|e| e.to_string())?;
+    let recorder = |component: &str| berth_runtime::EventRecorder::new(client.clone(), component);
+    let mut tasks = Vec::new();
+    if !disabled.contains(&Component::Endpoints) {
+        tasks.push(berth_controllers::endpoints::runner::spawn(client.clone(), recorder(berth_controllers::endpoints::COMPONENT)));
+    }
+    if !disabled.contains(&Component::Endpointslice) {
+        tasks.push(berth_controllers::endpointslice::runner::spawn(client.clone(), recorder(berth_controllers::endpointslice::COMPONENT)));
+    }
+    if !disabled.contains(&Component::Dns) {
+        let config = berth_dns::Config {
+            listen: args.cluster_dns,
+            zone: args.cluster_domain.clone(),
+            ttl: args.dns_ttl,
+            ..Default::default()
+        };
+        let dns = berth_dns::start(client.clone(), config).await?;
+        let file = data_dir.join("dns-addr");
+        std::fs::write(&file, format!("{}\n", dns.addr)).map_err(|e| format!("writing {}: {e}", file.display()))?;
+        eprintln!("berth: cluster DNS for {} on {} (udp+tcp)", args.cluster_domain, dns.addr);
+        tasks.push(dns.task);
+    } else {
+        // No stale address from an earlier run on this data dir.
+        let _ = std::fs::remove_file(data_dir.join("dns-addr"));
     }
     Ok(tasks)
 }

@@ -34,16 +34,22 @@ pub struct NodeArgs {
     /// The node's pod CIDR (spec.podCIDR); required unless the name is `sim-<i>`.
     #[arg(long)]
     pub pod_cidr: Option<String>,
-    /// The node's InternalIP as the API shows it; required unless the name is `sim-<i>`.
+    /// The node's InternalIP as the API shows it (simulated nodes); required unless the name
+    /// is `sim-<i>`. A real agent always reports 127.0.0.1, where its kubelet API listens.
     #[arg(long)]
     pub node_ip: Option<IpAddr>,
+    /// Where a real agent keeps its pods' state (PID files, logs, volumes).
+    #[arg(long)]
+    pub state_dir: Option<PathBuf>,
+    /// Directory with the cluster CA (`ca.crt`, `ca.key`) that issues a real agent's kubelet API
+    /// serving certificate and checks the API server's client certificate. Without it the agent
+    /// serves no kubelet API, so `kubectl logs`/`exec` cannot reach its pods.
+    #[arg(long)]
+    pub pki_dir: Option<PathBuf>,
 }
 
-/// Run the node until SIGTERM/SIGINT.
+/// Run the simulated node until SIGTERM/SIGINT.
 pub async fn run_simulated_node(args: NodeArgs) -> Result<(), String> {
-    if !args.simulated {
-        return Err("berth node: only simulated nodes (--simulated) are available in this build".into());
-    }
     let cfg = node_config(&args)?;
     let client = client(&args).await?;
     eprintln!("berth: simulated node {} (pod CIDR {}, InternalIP {})", cfg.name, cfg.pod_cidr, cfg.internal_ip);
@@ -72,7 +78,8 @@ fn node_config(args: &NodeArgs) -> Result<SimNodeConfig, String> {
     Ok(SimNodeConfig::new(args.name.clone(), ip, pod_cidr))
 }
 
-async fn client(args: &NodeArgs) -> Result<kube::Client, String> {
+/// A client from `--kubeconfig`, or `--server` with `--token-file` (and `--ca-file`).
+pub async fn client(args: &NodeArgs) -> Result<kube::Client, String> {
     if let Some(path) = &args.kubeconfig {
         let kubeconfig = kube::config::Kubeconfig::read_from(path).map_err(|e| format!("reading {}: {e}", path.display()))?;
         let config = kube::Config::from_custom_kubeconfig(kubeconfig, &Default::default())

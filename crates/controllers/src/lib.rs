@@ -1,3 +1,6 @@
+pub mod endpoints;
+pub mod endpointslice;
 pub mod gc;
+pub mod protection;
 pub mod statefulset;
 pub mod volume;

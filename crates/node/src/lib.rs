@@ -28,4 +28,7 @@
 //! Host-port conflicts are rejected at admission (`Failed`, reason `NodePorts`).
 //! Annotations: see [`simulated::annotations`].
 
+pub mod agent;
+pub mod kubelet_api;
+pub mod process;
 pub mod simulated;

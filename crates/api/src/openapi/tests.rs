@@ -245,6 +245,12 @@ fn openapi_scale_and_status_subresources() {
     // Only subresources the server actually serves are documented.
     assert!(core["paths"]
         .get("/api/v1/namespaces/{namespace}/pods/{name}/exec")
+        .is_some());
+    assert!(core["paths"]
+        .get("/api/v1/namespaces/{namespace}/services/{name}/proxy/{path}")
+        .is_some());
+    assert!(core["paths"]
+        .get("/api/v1/namespaces/{namespace}/pods/{name}/attach")
         .is_none());
 }
 

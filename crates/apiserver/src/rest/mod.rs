@@ -3,7 +3,15 @@
 //! anything kind-specific.
 
 mod body;
+mod containers;
 mod delete;
+mod endpoints;
+mod forward;
+mod exec;
+mod kubelet;
+mod logs;
+mod proxy;
+mod reach;
 mod read;
 mod scale;
 mod write;
@@ -23,6 +31,26 @@ pub fn read_filters(info: &'static berth_api::ResourceInfo, q: &Query) -> Result
     read::Filters::from_query(info, q)
 }
 pub use delete::{delete_object, DeleteOptions};
+
+/// Subresources that stream or proxy (`log`, `exec`, `proxy`): they take the whole request,
+/// body and connection included, instead of a buffered body.
+pub fn is_connect(rp: &ResourcePath) -> bool {
+    rp.name.is_some() && matches!(rp.subresource.as_deref(), Some("log" | "exec" | "proxy"))
+}
+
+pub async fn connect(
+    state: Shared,
+    rp: ResourcePath,
+    query: Query,
+    req: axum::http::Request<hyper::body::Incoming>,
+) -> Result<Response<Body>, StatusError> {
+    match (rp.info.plural, rp.subresource.as_deref()) {
+        ("pods", Some("log")) => logs::serve(&state, &rp, &query, req).await,
+        ("pods", Some("exec")) => exec::serve(&state, &rp, req).await,
+        ("pods" | "services", Some("proxy")) => proxy::serve(&state, &rp, req).await,
+        _ => Err(StatusError::path_not_found()),
+    }
+}
 
 /// Dispatch one resource request to its verb.
 pub async fn handle(

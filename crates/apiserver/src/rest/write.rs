@@ -233,6 +233,9 @@ async fn commit(
     if !errs.is_empty() {
         return Err(StatusError::invalid(info.group, info.kind, &name, &errs).into());
     }
+    if target(rp) == Target::Main {
+        admission::admit_update(state, info, &new, &old).await?;
+    }
     if new == old {
         // Nothing changed: upstream skips the write and keeps the resourceVersion.
         return Ok(old);

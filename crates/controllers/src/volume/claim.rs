@@ -131,7 +131,15 @@ fn sync_bound_claim(claim: &PersistentVolumeClaim, volumes: &[PersistentVolume])
     match claim_ref(volume) {
         // Unbound volume, or our own claimRef write not seen yet: bind (again).
         None => bind(volume, claim),
-        Some(r) if r.uid.as_deref().unwrap_or("") == claim.metadata.uid.as_deref().unwrap_or("") => bind(volume, claim),
+        Some(r) if r.uid.as_deref().unwrap_or("") == claim.metadata.uid.as_deref().unwrap_or("") => {
+            let out = bind(volume, claim);
+            // Fully bound: a larger request is an expansion.
+            if out.is_empty() {
+                super::expand::expand(claim, volume)
+            } else {
+                out
+            }
+        }
         Some(_) => update_claim_status_with_event(
             claim,
             "Lost",
@@ -320,9 +328,6 @@ fn provision_claim(claim: &PersistentVolumeClaim, classes: &[StorageClass]) -> V
         return vec![event(claim_ref, EventType::Warning, "ProvisioningFailed", format!("storageclass.storage.k8s.io {name:?} not found"))];
     };
     let provisioner = class.provisioner.as_str();
-    if provisioner == LOCAL_PATH_PROVISIONER {
-        return vec![Action::ProvisionLocalPath { claim: claim.clone(), class: class.clone() }];
-    }
     if provisioner.starts_with("kubernetes.io/") {
         // berth has no in-tree volume plugins.
         return vec![event(claim_ref, EventType::Warning, "ProvisioningFailed", format!("no volume plugin matched name: {provisioner}"))];
@@ -344,5 +349,9 @@ fn provision_claim(claim: &PersistentVolumeClaim, classes: &[StorageClass]) -> V
             "Waiting for a volume to be created either by the external provisioner '{provisioner}' or manually by the system administrator. If volume creation is delayed, please verify that the provisioner is running and correctly registered."
         ),
     ));
+    if provisioner == LOCAL_PATH_PROVISIONER {
+        // berth's own provisioner runs beside this controller: hand it the claim.
+        out.push(Action::ProvisionLocalPath { claim: claim.clone(), class: class.clone() });
+    }
     out
 }

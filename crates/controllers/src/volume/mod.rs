@@ -43,16 +43,22 @@
 //! - The `/tmp/.+` check is anchored and rejects `..` (upstream's regexp is unanchored).
 //! - Volumes in an access-mode group are tried in name order (upstream: cache order).
 //! - No in-tree provisioners: a `kubernetes.io/*` provisioner fails with upstream's
-//!   "no volume plugin matched" message; berth's own `berth.dev/local-path` provisioner is
-//!   handed to [`Action::ProvisionLocalPath`]; any other is external (annotation + event).
+//!   "no volume plugin matched" message; any other is external (annotation + event), and
+//!   berth's own `berth.dev/local-path` is that external provisioner, run by this controller's
+//!   executor ([`Action::ProvisionLocalPath`], [`Action::DeleteLocalPath`], [`localpath`]).
 //! - `Recycle`/`Delete` run inside the volume sync (upstream: in a goroutine keyed by volume).
 
+pub mod default_class;
 pub mod hostpath;
+pub mod localpath;
 pub mod runner;
 
 mod claim;
+mod expand;
 mod helpers;
+mod index;
 mod matching;
+mod provisioner;
 mod pv;
 mod quantity;
 
@@ -99,6 +105,8 @@ pub enum EventType {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Event {
+    /// The component the event is recorded as; None: [`COMPONENT`].
+    pub source: Option<&'static str>,
     pub type_: EventType,
     pub reason: String,
     pub message: String,
@@ -123,13 +131,20 @@ pub enum Action {
     RecycleHostPath { volume: PersistentVolume, path: String },
     /// Remove the directory `path` (under `/tmp/`) and then the volume object.
     DeleteHostPath { volume: PersistentVolume, path: String },
-    /// Hook for berth's local-path provisioner: create and pre-bind a volume for the claim.
-    /// Until that component exists the executor only logs it (no event, as agreed).
+    /// berth's local-path provisioner: create the claim's directory on its node and a volume
+    /// pre-bound to it (see [`localpath`]); the claim sync then binds them.
     ProvisionLocalPath { claim: PersistentVolumeClaim, class: StorageClass },
+    /// Remove a local-path volume's directory (only under the storage root), then perform
+    /// [`delete_succeeded`] or [`delete_failed`].
+    DeleteLocalPath { volume: PersistentVolume, path: String },
     /// The sync failed (after the actions before this one): retry with backoff.
     Fail { message: String },
 }
 
 pub(crate) fn event(object: ObjectReference, type_: EventType, reason: &str, message: impl Into<String>) -> Action {
-    Action::RecordEvent { object, event: Event { type_, reason: reason.to_string(), message: message.into() } }
+    Action::RecordEvent { object, event: Event { source: None, type_, reason: reason.to_string(), message: message.into() } }
+}
+
+pub(crate) fn event_from(source: &'static str, object: ObjectReference, type_: EventType, reason: &str, message: impl Into<String>) -> Action {
+    Action::RecordEvent { object, event: Event { source: Some(source), type_, reason: reason.to_string(), message: message.into() } }
 }

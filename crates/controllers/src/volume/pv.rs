@@ -8,7 +8,7 @@ use super::claim::{claim_object_ref, with_volume_phase};
 use super::helpers::*;
 use super::hostpath::{tmp_path_allowed, RECYCLER_TMP_ONLY, DELETER_TMP_ONLY};
 use super::{event, Action, EventType};
-use super::{ANN_BOUND_BY_CONTROLLER, ANN_DYNAMICALLY_PROVISIONED, ANN_MIGRATED_TO};
+use super::{ANN_BOUND_BY_CONTROLLER, ANN_DYNAMICALLY_PROVISIONED, ANN_MIGRATED_TO, LOCAL_PATH_PROVISIONER};
 
 /// Decide one sync of one volume; `claim` is the claim its claimRef names, any UID.
 pub fn sync_volume(volume: &PersistentVolume, claim: Option<&PersistentVolumeClaim>, pods: &[Pod]) -> Vec<Action> {
@@ -137,11 +137,18 @@ pub fn recycle_failed(volume: &PersistentVolume, error: &str) -> Vec<Action> {
 fn delete(volume: &PersistentVolume) -> Vec<Action> {
     let name = volume.name_any();
     let provisioned_by = volume.metadata.annotations.as_ref().and_then(|a| a.get(ANN_DYNAMICALLY_PROVISIONED)).cloned().unwrap_or_default();
+    let spec = volume.spec.clone().unwrap_or_default();
+    if provisioned_by == LOCAL_PATH_PROVISIONER {
+        // berth's own provisioner deletes what it made (its executor checks the path).
+        return match spec.host_path {
+            Some(h) => vec![Action::DeleteLocalPath { volume: volume.clone(), path: h.path }],
+            None => delete_failed(volume, "local-path volume without a hostPath"),
+        };
+    }
     if !provisioned_by.is_empty() && !provisioned_by.starts_with("kubernetes.io/") {
-        // External deleter (including berth's local-path provisioner): not ours to delete.
+        // External deleter: not ours to delete.
         return Vec::new();
     }
-    let spec = volume.spec.clone().unwrap_or_default();
     if !provisioned_by.is_empty() && provisioned_by != "kubernetes.io/host-path" {
         return delete_failed(volume, &format!("no volume plugin matched name: {provisioned_by}"));
     }

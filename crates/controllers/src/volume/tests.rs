@@ -105,6 +105,7 @@ fn kinds(actions: &[Action]) -> Vec<&'static str> {
             Action::RecycleHostPath { .. } => "RecycleHostPath",
             Action::DeleteHostPath { .. } => "DeleteHostPath",
             Action::ProvisionLocalPath { .. } => "ProvisionLocalPath",
+            Action::DeleteLocalPath { .. } => "DeleteLocalPath",
             Action::Fail { .. } => "Fail",
         })
         .collect()
@@ -332,7 +333,14 @@ fn claim_events_match_upstream() {
             pods: vec![],
             want: vec![(Normal, "ExternalProvisioning", "Waiting for a volume to be created either by the external provisioner 'example.com/nfs' or manually by the system administrator. If volume creation is delayed, please verify that the provisioner is running and correctly registered.")],
         },
-        Case { name: "berth's own provisioner: no event", claim: pvc("c", "1Gi", RWO, Some("berth")), volumes: vec![], classes: vec![local], pods: vec![], want: vec![] },
+        Case {
+            name: "berth's own provisioner: external provisioning, then the executor provisions",
+            claim: pvc("c", "1Gi", RWO, Some("berth")),
+            volumes: vec![],
+            classes: vec![local.clone()],
+            pods: vec![],
+            want: vec![(Normal, "ExternalProvisioning", "Waiting for a volume to be created either by the external provisioner 'berth.dev/local-path' or manually by the system administrator. If volume creation is delayed, please verify that the provisioner is running and correctly registered.")],
+        },
         Case {
             name: "class not found",
             claim: pvc("c", "1Gi", RWO, Some("fast-ssd")),
@@ -388,6 +396,26 @@ fn claim_events_match_upstream() {
         assert_eq!(events(&plan), want, "{}", case.name);
         assert!(bound_volume(&plan).is_none(), "{}: nothing binds", case.name);
     }
+}
+
+#[test]
+fn local_path_claims_are_annotated_and_handed_to_the_provisioner() {
+    let local = class("berth", LOCAL_PATH_PROVISIONER, "Immediate");
+    let plan = sync_claim(&pvc("c", "1Gi", RWO, Some("berth")), &[], std::slice::from_ref(&local), &[]);
+    assert_eq!(kinds(&plan), ["UpdateClaim", "RecordEvent", "ProvisionLocalPath"]);
+    let Action::UpdateClaim(c) = &plan[0] else { unreachable!() };
+    let a = c.metadata.annotations.as_ref().unwrap();
+    assert_eq!(a[ANN_STORAGE_PROVISIONER], LOCAL_PATH_PROVISIONER);
+    assert_eq!(a[ANN_BETA_STORAGE_PROVISIONER], LOCAL_PATH_PROVISIONER);
+    // Already annotated: no write, still provisioned.
+    let plan = sync_claim(c, &[], std::slice::from_ref(&local), &[]);
+    assert_eq!(kinds(&plan), ["RecordEvent", "ProvisionLocalPath"]);
+    // WaitForFirstConsumer: nothing until the scheduler picks a node.
+    let wffc = class("berth", LOCAL_PATH_PROVISIONER, "WaitForFirstConsumer");
+    let plan = sync_claim(&pvc("c", "1Gi", RWO, Some("berth")), &[], std::slice::from_ref(&wffc), &[]);
+    assert!(!kinds(&plan).contains(&"ProvisionLocalPath"), "{plan:?}");
+    let selected = patch_pvc(&pvc("c", "1Gi", RWO, Some("berth")), json!({"metadata": {"annotations": {ANN_SELECTED_NODE: "sim-1"}}}));
+    assert!(kinds(&sync_claim(&selected, &[], &[wffc], &[])).contains(&"ProvisionLocalPath"));
 }
 
 #[test]
@@ -553,10 +581,24 @@ fn volume_phases_and_reclaim_policies() {
         },
         Case {
             name: "Delete of an externally provisioned volume: left to its provisioner",
-            volume: patch_pv(&released("Delete", nfs.clone()), json!({"metadata": {"annotations": {ANN_DYNAMICALLY_PROVISIONED: LOCAL_PATH_PROVISIONER}}})),
+            volume: patch_pv(&released("Delete", nfs.clone()), json!({"metadata": {"annotations": {ANN_DYNAMICALLY_PROVISIONED: "example.com/nfs"}}})),
             want_kinds: vec!["UpdateVolumeStatus"],
             want_phases: vec!["Released"],
             want_events: vec![],
+        },
+        Case {
+            name: "Delete of a local-path volume: its directory, by berth's provisioner",
+            volume: patch_pv(&released("Delete", host("/d/storage/sim-1/pvc-1_default_c")), json!({"metadata": {"annotations": {ANN_DYNAMICALLY_PROVISIONED: LOCAL_PATH_PROVISIONER}}})),
+            want_kinds: vec!["UpdateVolumeStatus", "DeleteLocalPath"],
+            want_phases: vec!["Released"],
+            want_events: vec![],
+        },
+        Case {
+            name: "Delete of a local-path volume without a path",
+            volume: patch_pv(&released("Delete", nfs.clone()), json!({"metadata": {"annotations": {ANN_DYNAMICALLY_PROVISIONED: LOCAL_PATH_PROVISIONER}}})),
+            want_kinds: vec!["UpdateVolumeStatus", "UpdateVolumeStatus", "RecordEvent"],
+            want_phases: vec!["Released", "Failed"],
+            want_events: vec![(Warning, "VolumeFailedDelete", "local-path volume without a hostPath")],
         },
         Case {
             name: "unknown policy",
@@ -648,4 +690,44 @@ fn volume_sync_with_a_live_claim() {
     // No claimRef: Available.
     let free = patch_pv(&pv("pv-2", "1Gi", RWO, None), json!({"status": {"phase": null}}));
     assert_eq!(phases(&sync_volume(&free, None, &[])), ["Available"]);
+}
+
+#[test]
+fn bound_local_path_claims_grow_their_volume_and_status() {
+    let volume = patch_pv(
+        &pv("pvc-uid-c", "1Gi", RWO, Some("local-path")),
+        json!({"metadata": {"annotations": {ANN_DYNAMICALLY_PROVISIONED: LOCAL_PATH_PROVISIONER, ANN_BOUND_BY_CONTROLLER: "yes"}},
+               "spec": {"claimRef": {"kind": "PersistentVolumeClaim", "namespace": "default", "name": "c", "uid": "uid-c"}},
+               "status": {"phase": "Bound"}}),
+    );
+    let bound = patch_pvc(
+        &pvc("c", "1Gi", RWO, Some("local-path")),
+        json!({"metadata": {"annotations": {ANN_BIND_COMPLETED: "yes", ANN_BOUND_BY_CONTROLLER: "yes"}},
+               "spec": {"volumeName": "pvc-uid-c"},
+               "status": {"phase": "Bound", "accessModes": RWO, "capacity": {"storage": "1Gi"}}}),
+    );
+    assert_eq!(kinds(&sync_claim(&bound, std::slice::from_ref(&volume), &[], &[])), Vec::<&str>::new(), "nothing to do");
+    let grown = patch_pvc(&bound, json!({"spec": {"resources": {"requests": {"storage": "2Gi"}}}}));
+    let plan = sync_claim(&grown, std::slice::from_ref(&volume), &[], &[]);
+    assert_eq!(kinds(&plan), ["RecordEvent", "UpdateVolume", "UpdateClaimStatus", "RecordEvent"]);
+    let Action::UpdateVolume(v) = &plan[1] else { unreachable!() };
+    assert_eq!(v.spec.as_ref().unwrap().capacity.as_ref().unwrap()["storage"].0, "2Gi");
+    let Action::UpdateClaimStatus(c) = &plan[2] else { unreachable!() };
+    let st = c.status.as_ref().unwrap();
+    assert_eq!(st.capacity.as_ref().unwrap()["storage"].0, "2Gi");
+    assert_eq!(st.allocated_resources.as_ref().unwrap()["storage"].0, "2Gi");
+    assert_eq!(
+        events(&plan),
+        [
+            (EventType::Normal, "Resizing".to_string(), "External resizer is resizing volume pvc-uid-c".to_string()),
+            (EventType::Normal, "VolumeResizeSuccessful".to_string(), "Resize volume succeeded".to_string()),
+        ]
+    );
+    // The volume already grew (a retry): only the claim's status.
+    let plan = sync_claim(&grown, std::slice::from_ref(v), &[], &[]);
+    assert_eq!(kinds(&plan), ["UpdateClaimStatus", "RecordEvent"]);
+    // Not ours to resize: a static volume.
+    let mut static_volume = volume.clone();
+    static_volume.metadata.annotations.as_mut().unwrap().remove(ANN_DYNAMICALLY_PROVISIONED);
+    assert!(sync_claim(&grown, &[static_volume], &[], &[]).is_empty());
 }

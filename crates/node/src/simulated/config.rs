@@ -54,6 +54,15 @@ impl PodCidr {
         Ipv4Addr::from(self.network + 2 + i)
     }
 
+    /// The first address, held by the node's bridge.
+    pub fn gateway(&self) -> Ipv4Addr {
+        Ipv4Addr::from(self.network + 1)
+    }
+
+    pub fn prefix(&self) -> u8 {
+        self.prefix
+    }
+
     pub fn contains(&self, ip: Ipv4Addr) -> bool {
         let mask = if self.prefix == 0 { 0 } else { u32::MAX << (32 - self.prefix) };
         u32::from(ip) & mask == self.network
@@ -85,8 +94,13 @@ pub struct SimNodeConfig {
     pub architecture: String,
     pub os_image: String,
     pub kernel_version: String,
-    /// Version of the simulated runtime; reported as `berth-sim://<version>`.
+    /// Version of the runtime; reported as `<runtime_scheme>://<version>`.
     pub runtime_version: String,
+    /// `berth-sim` for simulated nodes, `berth` for real ones.
+    pub runtime_scheme: String,
+    /// Whether the node is simulated: it then carries the `node.berth.dev/simulated=true`
+    /// label and the `berth-simulated` instance type. Real nodes share the rest of the model.
+    pub simulated: bool,
     /// Port reported in `daemonEndpoints.kubeletEndpoint` (the real kubelet's is 10250).
     pub kubelet_port: i32,
     /// Extra labels (e.g. topology.kubernetes.io/zone); override the defaults on conflict.
@@ -114,6 +128,8 @@ impl SimNodeConfig {
             os_image: "berth simulated node".into(),
             kernel_version: "6.1.0-berth-sim".into(),
             runtime_version: env!("CARGO_PKG_VERSION").into(),
+            runtime_scheme: super::ids::RUNTIME_SCHEME.into(),
+            simulated: true,
             kubelet_port: 10250,
             labels: BTreeMap::new(),
             taints: Vec::new(),

@@ -17,6 +17,10 @@ mod lifecycle;
 pub mod node;
 pub mod runner;
 mod time;
+/// Time conversions shared with the real node agent.
+pub mod time_public {
+    pub use super::time::{from_time, k8s_time};
+}
 
 #[cfg(test)]
 mod tests;

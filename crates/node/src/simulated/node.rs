@@ -46,9 +46,11 @@ pub fn node_object(cfg: &SimNodeConfig, now: DateTime<Utc>) -> Node {
         ("kubernetes.io/arch".to_string(), cfg.architecture.clone()),
         ("kubernetes.io/hostname".to_string(), cfg.name.clone()),
         ("kubernetes.io/os".to_string(), "linux".to_string()),
-        ("node.kubernetes.io/instance-type".to_string(), INSTANCE_TYPE.to_string()),
-        (SIMULATED_LABEL.to_string(), "true".to_string()),
     ]);
+    if cfg.simulated {
+        labels.insert("node.kubernetes.io/instance-type".to_string(), INSTANCE_TYPE.to_string());
+        labels.insert(SIMULATED_LABEL.to_string(), "true".to_string());
+    }
     labels.extend(cfg.labels.iter().map(|(k, v)| (k.clone(), v.clone())));
     let annotations = BTreeMap::from([
         // Set by every kubelet that registers with attach/detach done by the controller.
@@ -98,7 +100,7 @@ pub fn node_object(cfg: &SimNodeConfig, now: DateTime<Utc>) -> Node {
             node_info: Some(NodeSystemInfo {
                 architecture: cfg.architecture.clone(),
                 boot_id: ids::uuid_like(&["boot-id", &cfg.name]),
-                container_runtime_version: format!("{}://{}", ids::RUNTIME_SCHEME, cfg.runtime_version),
+                container_runtime_version: format!("{}://{}", cfg.runtime_scheme, cfg.runtime_version),
                 kernel_version: cfg.kernel_version.clone(),
                 kube_proxy_version: String::new(),
                 kubelet_version: KUBELET_VERSION.into(),

@@ -54,28 +54,24 @@ pub const MAX_SIMULATED_NODES: usize = 6 * 256 - 1;
 /// Run one simulated node until `shutdown` resolves. Never fails: API errors are logged and
 /// retried as a kubelet retries them.
 pub async fn run(client: Client, cfg: SimNodeConfig, shutdown: impl Future<Output = ()>) {
-    run_with(client, cfg, None, shutdown).await
+    let pods = pods::PodWorker::new(client.clone(), cfg.clone()).run();
+    run_node(client, &cfg, pods, shutdown).await
 }
 
 /// [`run`] with the node's pods taken from a shared [`PodFeed`] (many nodes in one process)
 /// instead of a watch of its own.
 pub async fn run_on_feed(client: Client, cfg: SimNodeConfig, feed: &PodFeed, shutdown: impl Future<Output = ()>) {
-    run_with(client, cfg, Some(feed), shutdown).await
+    let pods = pods::PodWorker::new(client.clone(), cfg.clone()).run_on_feed(feed.subscribe(&cfg.name));
+    run_node(client, &cfg, pods, shutdown).await
 }
 
-async fn run_with(client: Client, cfg: SimNodeConfig, feed: Option<&PodFeed>, shutdown: impl Future<Output = ()>) {
+/// What every berth node does, simulated or real: register the Node, renew its Lease, keep
+/// its status fresh, and run `pods` (the node's pod worker) — until `shutdown` resolves.
+pub async fn run_node(client: Client, cfg: &SimNodeConfig, pods: impl Future<Output = ()>, shutdown: impl Future<Output = ()>) {
     let work = async {
         let nodes: Api<Node> = Api::all(client.clone());
-        let node = node_status::register(&nodes, &cfg).await;
+        let node = node_status::register(&nodes, cfg).await;
         let leases: Api<Lease> = Api::namespaced(client.clone(), NODE_LEASE_NAMESPACE);
-        let worker = pods::PodWorker::new(client.clone(), cfg.clone());
-        let subscription = feed.map(|f| f.subscribe(&cfg.name));
-        let pods = async move {
-            match subscription {
-                Some(rx) => worker.run_on_feed(rx).await,
-                None => worker.run().await,
-            }
-        };
         tokio::join!(
             node_lease::keep_lease_renewed(&leases, &cfg.name, lease_owner_reference(&node)),
             node_status::keep_status_fresh(&nodes, &cfg.name),
@@ -83,7 +79,7 @@ async fn run_with(client: Client, cfg: SimNodeConfig, feed: Option<&PodFeed>, sh
         );
     };
     tokio::select! {
-        () = shutdown => tracing::info!(node = %cfg.name, "simulated node stopping"),
+        () = shutdown => tracing::info!(node = %cfg.name, "node stopping"),
         () = work => {}
     }
 }

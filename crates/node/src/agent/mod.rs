@@ -1,0 +1,141 @@
+//! The real node agent (`berth node`): registers its Node and Lease like a simulated node
+//! (shared code in `simulated::runner`), and runs the pods bound to it as namespaced
+//! processes through [`crate::process`].
+//!
+//! Requirements: root (namespaces, mounts, links), Linux ≥ 5.3 (pidfd), iproute2's `ip`.
+
+mod etc_files;
+mod hooks;
+mod launch;
+mod pods;
+mod probes;
+mod status;
+pub mod teardown;
+mod volumes;
+mod worker;
+
+use std::net::{IpAddr, Ipv4Addr};
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use k8s_openapi::api::core::v1::{ObjectReference, Pod};
+
+use crate::process::ipam::Ipam;
+use crate::process::net;
+use crate::simulated::{PodCidr, SimNodeConfig};
+
+pub use etc_files::{hosts, pod_hostname};
+
+/// How to run one node agent.
+#[derive(Debug, Clone)]
+pub struct AgentConfig {
+    pub name: String,
+    pub state_dir: PathBuf,
+    pub pod_cidr: PodCidr,
+    /// The `berth` binary, run as the sandbox holder and container shims.
+    pub exe: PathBuf,
+    /// The cluster CA directory (`ca.crt`, `ca.key`) for the kubelet API's TLS; `None` serves
+    /// no kubelet API.
+    pub pki_dir: Option<PathBuf>,
+}
+
+/// What every pod worker of the node shares.
+pub struct NodeCtx {
+    pub client: kube::Client,
+    pub node_name: String,
+    pub state_dir: PathBuf,
+    pub exe: PathBuf,
+    pub ipam: Ipam,
+    pub bridge: String,
+    pub gateway: Ipv4Addr,
+    pub prefix: u8,
+    pub nameservers: Vec<String>,
+    pub recorder: berth_runtime::EventRecorder,
+}
+
+pub fn object_ref(p: &Pod) -> ObjectReference {
+    ObjectReference {
+        api_version: Some("v1".into()),
+        kind: Some("Pod".into()),
+        name: p.metadata.name.clone(),
+        namespace: p.metadata.namespace.clone(),
+        uid: p.metadata.uid.clone(),
+        resource_version: p.metadata.resource_version.clone(),
+        ..Default::default()
+    }
+}
+
+/// Refuse clearly where pods cannot run.
+pub fn check_requirements() -> Result<(), String> {
+    if !nix::unistd::geteuid().is_root() {
+        return Err("berth node runs pods as namespaced processes and needs root (network, UTS, IPC and mount namespaces, bridges, veth pairs)".into());
+    }
+    if std::process::Command::new("ip").arg("-V").output().is_err() {
+        return Err("berth node needs iproute2's `ip` command (apt-get install iproute2)".into());
+    }
+    Ok(())
+}
+
+fn first_line_value(path: &str, key: &str) -> Option<String> {
+    let s = std::fs::read_to_string(path).ok()?;
+    s.lines().find_map(|l| l.strip_prefix(key)).map(|v| v.trim().trim_matches('"').to_string())
+}
+
+/// The Node this agent registers: the shared kubelet model with real capacity and system info.
+pub fn node_config(cfg: &AgentConfig, kubelet_port: u16) -> SimNodeConfig {
+    let mut n = SimNodeConfig::new(cfg.name.clone(), IpAddr::V4(Ipv4Addr::LOCALHOST), cfg.pod_cidr);
+    n.simulated = false;
+    n.runtime_scheme = "berth".into();
+    n.kubelet_port = kubelet_port as i32;
+    n.cpu = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1).to_string();
+    if let Some(kb) = first_line_value("/proc/meminfo", "MemTotal:").and_then(|v| v.trim_end_matches("kB").trim().parse::<u64>().ok()) {
+        n.memory = format!("{kb}Ki");
+    }
+    n.kernel_version = std::fs::read_to_string("/proc/sys/kernel/osrelease").map(|s| s.trim().to_string()).unwrap_or_default();
+    n.os_image = first_line_value("/etc/os-release", "PRETTY_NAME=").unwrap_or_else(|| "Linux".into());
+    n
+}
+
+/// Run the agent until `shutdown`. Pods keep running when it returns.
+pub async fn run(client: kube::Client, cfg: AgentConfig, shutdown: impl std::future::Future<Output = ()>) -> Result<(), String> {
+    check_requirements()?;
+    std::fs::create_dir_all(cfg.state_dir.join("pods")).map_err(|e| format!("creating {}: {e}", cfg.state_dir.display()))?;
+    std::fs::write(cfg.state_dir.join("pid"), std::process::id().to_string()).map_err(|e| e.to_string())?;
+    let bridge = net::bridge_name(&cfg.state_dir);
+    let gateway = cfg.pod_cidr.gateway();
+    net::ensure_bridge(&bridge, gateway, cfg.pod_cidr.prefix()).await?;
+    // The kubelet API (logs, exec) on loopback; its port is published in the Node, where the API
+    // server finds it (`status.daemonEndpoints.kubeletEndpoint.Port`).
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.map_err(|e| e.to_string())?;
+    let port = listener.local_addr().map_err(|e| e.to_string())?.port();
+    let (stop_api, api_stopped) = tokio::sync::oneshot::channel::<()>();
+    match &cfg.pki_dir {
+        Some(pki) => {
+            let tls = Arc::new(crate::kubelet_api::tls::server_config(pki, &cfg.name)?);
+            let state_dir = cfg.state_dir.clone();
+            tokio::spawn(crate::kubelet_api::serve(listener, tls, state_dir, async move {
+                let _ = api_stopped.await;
+            }));
+        }
+        None => {
+            tracing::warn!("no --pki-dir: the kubelet API (logs, exec) is not served");
+            drop(listener);
+        }
+    }
+    let node = node_config(&cfg, port);
+    let ctx = Arc::new(NodeCtx {
+        recorder: berth_runtime::EventRecorder::new(client.clone(), "kubelet"),
+        client: client.clone(),
+        node_name: cfg.name.clone(),
+        state_dir: cfg.state_dir.clone(),
+        exe: cfg.exe.clone(),
+        ipam: Ipam::new(&cfg.state_dir, cfg.pod_cidr).map_err(|e| e.to_string())?,
+        bridge,
+        gateway,
+        prefix: cfg.pod_cidr.prefix(),
+        nameservers: etc_files::host_nameservers(),
+    });
+    crate::simulated::runner::run_node(client, &node, pods::run(ctx), shutdown).await;
+    let _ = stop_api.send(());
+    Ok(())
+}

@@ -1,0 +1,95 @@
+//! TLS of the kubelet API: a serving certificate for the node signed by the cluster CA, and
+//! client certificates required and verified against that CA (the API server presents
+//! `apiserver-kubelet-client.crt`). Nothing else may connect.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use rcgen::{BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair, KeyUsagePurpose};
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
+use rustls::server::WebPkiClientVerifier;
+
+/// Build the server configuration for node `node_name` from `<pki_dir>/ca.crt` and `ca.key`.
+/// The serving key is generated in memory on every call; it never touches the disk.
+pub fn server_config(pki_dir: &Path, node_name: &str) -> Result<rustls::ServerConfig, String> {
+    let read = |f: &str| std::fs::read_to_string(pki_dir.join(f)).map_err(|e| format!("{}: {e}", pki_dir.join(f).display()));
+    let ca_pem = read("ca.crt")?;
+    let ca_key = KeyPair::from_pem(&read("ca.key")?).map_err(|e| format!("ca.key: {e}"))?;
+    let ca_der: Vec<CertificateDer<'static>> = rustls_pemfile::certs(&mut ca_pem.as_bytes())
+        .collect::<Result<_, _>>()
+        .map_err(|e| format!("ca.crt: {e}"))?;
+    let ca_first = ca_der.first().ok_or("ca.crt holds no certificate")?.clone();
+    // rcgen signs with the CA's key and the issuer name taken from the CA certificate.
+    let issuer = Issuer::from_ca_cert_der(&ca_first, ca_key).map_err(|e| format!("ca.crt: {e}"))?;
+
+    let mut names = vec!["127.0.0.1".to_string(), "localhost".to_string()];
+    if !names.iter().any(|n| n == node_name) {
+        names.push(node_name.to_string());
+    }
+    let mut params = CertificateParams::new(names).map_err(|e| e.to_string())?;
+    params.distinguished_name.push(DnType::CommonName, format!("{node_name}@kubelet"));
+    params.is_ca = IsCa::ExplicitNoCa;
+    params.key_usages = vec![KeyUsagePurpose::DigitalSignature, KeyUsagePurpose::KeyEncipherment];
+    params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
+    params.not_before = rcgen::date_time_ymd(2024, 1, 1);
+    params.not_after = rcgen::date_time_ymd(2099, 1, 1);
+    let key = KeyPair::generate().map_err(|e| e.to_string())?;
+    let cert = params.signed_by(&key, &issuer).map_err(|e| format!("signing the kubelet certificate: {e}"))?;
+
+    let mut roots = rustls::RootCertStore::empty();
+    for c in &ca_der {
+        roots.add(c.clone()).map_err(|e| format!("ca.crt: {e}"))?;
+    }
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let verifier = WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider.clone())
+        .build()
+        .map_err(|e| format!("client verifier: {e}"))?;
+    let chain = vec![cert.der().clone(), ca_first];
+    let key_der = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.serialize_der()));
+    let mut cfg = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| e.to_string())?
+        .with_client_cert_verifier(verifier)
+        .with_single_cert(chain, key_der)
+        .map_err(|e| format!("kubelet serving certificate: {e}"))?;
+    // Exec and logs are HTTP/1.1 (WebSocket upgrades need it).
+    cfg.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Ok(cfg)
+}
+
+/// A client certificate signed by the CA in `pki_dir`, for tests that play the API server.
+pub fn client_config_for_tests(pki_dir: &Path) -> Result<rustls::ClientConfig, String> {
+    let ca_pem = std::fs::read_to_string(pki_dir.join("ca.crt")).map_err(|e| e.to_string())?;
+    let ca_key = KeyPair::from_pem(&std::fs::read_to_string(pki_dir.join("ca.key")).map_err(|e| e.to_string())?)
+        .map_err(|e| e.to_string())?;
+    let ca_der: Vec<CertificateDer<'static>> =
+        rustls_pemfile::certs(&mut ca_pem.as_bytes()).collect::<Result<_, _>>().map_err(|e| e.to_string())?;
+    let issuer = Issuer::from_ca_cert_der(&ca_der[0], ca_key).map_err(|e| e.to_string())?;
+    let mut params = CertificateParams::new(Vec::<String>::new()).map_err(|e| e.to_string())?;
+    params.distinguished_name.push(DnType::CommonName, "test-client");
+    params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
+    let key = KeyPair::generate().map_err(|e| e.to_string())?;
+    let cert = params.signed_by(&key, &issuer).map_err(|e| e.to_string())?;
+    let mut roots = rustls::RootCertStore::empty();
+    roots.add(ca_der[0].clone()).map_err(|e| e.to_string())?;
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| e.to_string())?
+        .with_root_certificates(roots)
+        .with_client_auth_cert(vec![cert.der().clone()], PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.serialize_der())))
+        .map_err(|e| e.to_string())
+}
+
+/// Create a throwaway CA (`ca.crt`, `ca.key`) in `dir`, as the API server's PKI would.
+pub fn write_test_ca(dir: &Path) -> Result<(), String> {
+    let mut params = CertificateParams::new(Vec::<String>::new()).map_err(|e| e.to_string())?;
+    params.distinguished_name.push(DnType::CommonName, "test-ca");
+    params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign, KeyUsagePurpose::DigitalSignature];
+    let key = KeyPair::generate().map_err(|e| e.to_string())?;
+    let cert = params.self_signed(&key).map_err(|e| e.to_string())?;
+    std::fs::write(dir.join("ca.crt"), cert.pem()).map_err(|e| e.to_string())?;
+    std::fs::write(dir.join("ca.key"), key.serialize_pem()).map_err(|e| e.to_string())?;
+    Ok(())
+}
