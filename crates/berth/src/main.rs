@@ -170,6 +170,17 @@ async fn run_control_plane(args: ServerArgs) -> Result<(), String> {
     Ok(())
 }
 
+/// A client for in-process components: they reach the API server over HTTPS like any client,
+/// with the admin credentials for now.
+fn admin_client(server: &berth_apiserver::RunningServer) -> Result<kube::Client, String> {
+    let access = berth_runtime::ClusterAccess {
+        url: server.url(),
+        ca_pem: server.pki.ca_cert_pem.clone(),
+        token: server.pki.admin_token.clone(),
+    };
+    berth_runtime::connect(&access).map_err(|e| e.to_string())
+}
+
 /// Start the in-process control-plane components; they reach the API server over HTTPS like
 /// any client, with the admin credentials for now.
 async fn start_controllers(
@@ -178,12 +189,7 @@ async fn start_controllers(
     data_dir: &Path,
 ) -> Result<Vec<tokio::task::JoinHandle<()>>, String> {
     let disabled = &args.disable;
-    let access = berth_runtime::ClusterAccess {
-        url: server.url(),
-        ca_pem: server.pki.ca_cert_pem.clone(),
-        token: server.pki.admin_token.clone(),
-    };
-    let client = berth_runtime::connect(&access).map_err(|e| e.to_string())?;
+    let client = admin_client(server)?;
     let recorder = |component: &str| berth_runtime::EventRecorder::new(client.clone(), component);
     let mut tasks = Vec::new();
     if !disabled.contains(&Component::Statefulset) {
@@ -233,12 +239,7 @@ async fn start_service_networking(
     data_dir: &Path,
 ) -> Result<Vec<tokio::task::JoinHandle<()>>, String> {
     let disabled = &args.disable;
-    let access = berth_runtime::ClusterAccess {
-        url: server.url(),
-        ca_pem: server.pki.ca_cert_pem.clone(),
-        token: server.pki.admin_token.clone(),
-    };
-    let client = berth_runtime::connect(&access).map_err(|e| e.to_string())?;
+    let client = admin_client(server)?;
     let recorder = |component: &str| berth_runtime::EventRecorder::new(client.clone(), component);
     let mut tasks = Vec::new();
     if !disabled.contains(&Component::Endpoints) {

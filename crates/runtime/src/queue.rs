@@ -39,6 +39,36 @@ impl<K: Hash + Eq + Clone + Send + 'static> Default for WorkQueue<K> {
 }
 
 impl<K: Hash + Eq + Clone + Send + 'static> WorkQueue<K> {
+    /// Run `workers` tasks that take keys and pass them to `sync`, as client-go's
+    /// `processNextWorkItem` does: success forgets the key's failures, an error requeues it with
+    /// backoff. Runs as long as the workers do (for ever, unless one panics).
+    pub async fn run_workers<F, Fut>(&self, workers: usize, what: &'static str, sync: F)
+    where
+        K: std::fmt::Debug + Sync,
+        F: Fn(K) -> Fut + Clone + Send + 'static,
+        Fut: std::future::Future<Output = Result<(), String>> + Send + 'static,
+    {
+        let tasks: Vec<_> = (0..workers)
+            .map(|_| {
+                let (queue, sync) = (self.clone(), sync.clone());
+                tokio::spawn(async move {
+                    loop {
+                        let key = queue.next().await;
+                        match sync(key.clone()).await {
+                            Ok(()) => queue.forget(&key),
+                            Err(e) => {
+                                tracing::debug!(?key, error = %e, "{what} sync failed; requeueing");
+                                queue.add_rate_limited(key.clone());
+                            }
+                        }
+                        queue.done(&key);
+                    }
+                })
+            })
+            .collect();
+        futures::future::join_all(tasks).await;
+    }
+
     pub fn new() -> WorkQueue<K> {
         WorkQueue {
             state: Arc::new(Mutex::new(State {

@@ -59,25 +59,12 @@ pub fn spawn(client: kube::Client, recorder: EventRecorder) -> tokio::task::Join
         for e in ctl.endpoints.state() {
             ctl.queue.add((e.namespace().unwrap_or_default(), e.name_any()));
         }
-        let workers: Vec<_> = (0..WORKERS)
-            .map(|_| {
-                let c = ctl.clone();
-                tokio::spawn(async move {
-                    loop {
-                        let key = c.queue.next().await;
-                        match c.sync(&key).await {
-                            Ok(()) => c.queue.forget(&key),
-                            Err(e) => {
-                                tracing::debug!(namespace = %key.0, service = %key.1, error = %e, "endpoints sync failed; requeueing");
-                                c.queue.add_rate_limited(key.clone());
-                            }
-                        }
-                        c.queue.done(&key);
-                    }
-                })
-            })
-            .collect();
-        futures::future::join_all(workers).await;
+        let c = ctl.clone();
+        ctl.queue.run_workers(WORKERS, "endpoints", move |key: Key| {
+            let c = c.clone();
+            async move { c.sync(&key).await }
+        })
+        .await;
     })
 }
 
