@@ -4,7 +4,10 @@
 //! A pod the scheduler knows is in exactly one state:
 //! * **active** — ready to be attempted; popped highest `spec.priority` first, then first in;
 //! * **backoff** — failed recently; becomes active when its backoff expires
-//!   (1 s doubling per attempt, at most 10 s, counted from the last failure);
+//!   (1 s doubling per attempt, at most 10 s, counted from the last failure). When no pod is
+//!   active, a pod backing off because it was unschedulable is popped at once (upstream's
+//!   `SchedulerPopFromBackoffQ`, on by default since v1.33); one that failed with an error
+//!   always waits out its backoff;
 //! * **unschedulable** — no node fits; waits for a cluster change that could help (a
 //!   [`ClusterChange`]) or for [`MAX_IN_UNSCHEDULABLE`] to pass, then goes to backoff or
 //!   active depending on whether its backoff has expired;
@@ -95,6 +98,9 @@ struct Entry {
     seq: u64,
     attempts: u32,
     last_failure: Option<Instant>,
+    /// The last failure was an error, not "no node fits": such a pod is never popped before its
+    /// backoff expires (upstream keeps it in a separate error backoff queue).
+    failed_with_error: bool,
 }
 
 impl Entry {
@@ -174,7 +180,7 @@ impl SchedulingQueue {
     pub fn add(&mut self, key: PodKey, priority: i32, now: Instant) {
         match self.entries.get_mut(&key) {
             None => {
-                self.entries.insert(key.clone(), Entry { state: State::Active, priority, seq: 0, attempts: 0, last_failure: None });
+                self.entries.insert(key.clone(), Entry { state: State::Active, priority, seq: 0, attempts: 0, last_failure: None, failed_with_error: false });
                 self.activate(&key);
             }
             Some(entry) => match entry.state {
@@ -219,6 +225,11 @@ impl SchedulingQueue {
         for (_, k) in expired {
             self.activate(&k);
         }
+        if self.active.is_empty() {
+            if let Some(k) = self.poppable_backoff() {
+                self.activate(&k);
+            }
+        }
         let first = self.active.iter().next().cloned()?;
         self.active.remove(&first);
         let key = first.2;
@@ -228,10 +239,21 @@ impl SchedulingQueue {
         Some(key)
     }
 
+    /// The backing-off pod to attempt early when nothing is active: the one whose backoff ends
+    /// first, among those that were unschedulable rather than failing with an error.
+    fn poppable_backoff(&self) -> Option<PodKey> {
+        self.entries
+            .iter()
+            .filter(|(_, e)| e.state == State::Backoff && !e.failed_with_error)
+            .min_by_key(|(k, e)| (e.backoff_expiry(), *k))
+            .map(|(k, _)| k.clone())
+    }
+
     /// The attempt found no node. Parks the pod unless a change arrived while it was in flight.
     pub fn unschedulable(&mut self, key: &PodKey, hint: UnschedulableHint, now: Instant) {
         let Some(entry) = self.entries.get_mut(key) else { return };
         entry.last_failure = Some(now);
+        entry.failed_with_error = false;
         match entry.state {
             State::InFlight { moved: true } => self.requeue(key, now),
             _ => entry.state = State::Unschedulable { since: now, hint },
@@ -243,6 +265,7 @@ impl SchedulingQueue {
     pub fn error(&mut self, key: &PodKey, now: Instant) {
         let Some(entry) = self.entries.get_mut(key) else { return };
         entry.last_failure = Some(now);
+        entry.failed_with_error = true;
         self.requeue(key, now);
     }
 
@@ -280,7 +303,7 @@ impl SchedulingQueue {
 
     /// Whether a pod can be popped right now.
     pub fn has_active(&self) -> bool {
-        !self.active.is_empty()
+        !self.active.is_empty() || self.poppable_backoff().is_some()
     }
 
     /// When the queue next needs attention without any event: the earliest backoff expiry or

@@ -57,9 +57,34 @@ fn change_during_backoff_waits_for_the_backoff() {
     q.pop(t);
     q.unschedulable(&key("a"), ANY, t);
     q.on_change(ClusterChange::NodeOrVolume, t + Duration::from_millis(200));
-    assert_eq!(q.pop(t + Duration::from_millis(300)), None);
+    // Another pod is active: it goes first, and "a" waits out its backoff.
+    q.add(key("b"), 0, t + Duration::from_millis(250));
+    assert_eq!(q.pop(t + Duration::from_millis(300)), Some(key("b")));
+    q.unschedulable(&key("b"), ANY, t + Duration::from_millis(300));
+    q.add(key("c"), 0, t + Duration::from_millis(300));
+    assert_eq!(q.pop(t + Duration::from_millis(300)), Some(key("c")));
     assert_eq!(q.next_wakeup(), Some(t + INITIAL_BACKOFF));
     assert_eq!(q.pop(t + INITIAL_BACKOFF), Some(key("a")));
+}
+
+#[test]
+fn idle_queue_pops_an_unschedulable_pod_from_backoff_but_not_an_errored_one() {
+    let t = Instant::now();
+    let mut q = SchedulingQueue::new();
+    q.add(key("a"), 0, t);
+    q.add(key("e"), 0, t);
+    assert_eq!(q.pop(t), Some(key("a")));
+    assert_eq!(q.pop(t), Some(key("e")));
+    q.unschedulable(&key("a"), ANY, t);
+    q.error(&key("e"), t);
+    q.on_change(ClusterChange::NodeOrVolume, t + Duration::from_millis(200));
+    // Nothing active: "a" (unschedulable, now woken) goes at once (SchedulerPopFromBackoffQ);
+    // "e" (an error) waits for its backoff.
+    assert!(q.has_active());
+    assert_eq!(q.pop(t + Duration::from_millis(200)), Some(key("a")));
+    assert!(!q.has_active());
+    assert_eq!(q.pop(t + Duration::from_millis(300)), None);
+    assert_eq!(q.pop(t + INITIAL_BACKOFF), Some(key("e")));
 }
 
 #[test]
