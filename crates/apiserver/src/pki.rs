@@ -37,6 +37,24 @@ fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> PkiError + '_ {
 
 /// The CA's parameters are fixed, so the issuer can be rebuilt from its stored key alone
 /// (rcgen needs the parameters, not the parsed certificate, to sign).
+/// The certificates of `chain_pems` (leaf first) and the private key of `key_pem`, for a rustls
+/// configuration; `what` names them in errors ("serving", "kubelet client").
+fn cert_chain_and_key(
+    chain_pems: &[&str],
+    key_pem: &str,
+    what: &str,
+) -> Result<(Vec<rustls::pki_types::CertificateDer<'static>>, rustls::pki_types::PrivateKeyDer<'static>), String> {
+    let certs = chain_pems
+        .iter()
+        .flat_map(|pem| rustls_pemfile::certs(&mut pem.as_bytes()).collect::<Vec<_>>())
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| format!("reading {what} certificate: {e}"))?;
+    let key = rustls_pemfile::private_key(&mut key_pem.as_bytes())
+        .map_err(|e| format!("reading {what} key: {e}"))?
+        .ok_or_else(|| format!("{what} key file holds no key"))?;
+    Ok((certs, key))
+}
+
 fn ca_params() -> Result<CertificateParams, rcgen::Error> {
     let mut params = CertificateParams::new(Vec::<String>::new())?;
     params.distinguished_name.push(DnType::CommonName, "berth-ca");
@@ -195,12 +213,7 @@ impl Pki {
         for c in rustls_pemfile::certs(&mut self.ca_cert_pem.as_bytes()) {
             roots.add(c.map_err(|e| format!("reading CA: {e}"))?).map_err(|e| format!("CA: {e}"))?;
         }
-        let certs: Vec<_> = rustls_pemfile::certs(&mut self.kubelet_client_cert_pem.as_bytes())
-            .collect::<Result<_, _>>()
-            .map_err(|e| format!("reading kubelet client certificate: {e}"))?;
-        let key = rustls_pemfile::private_key(&mut self.kubelet_client_key_pem.as_bytes())
-            .map_err(|e| format!("reading kubelet client key: {e}"))?
-            .ok_or("kubelet client key file holds no key")?;
+        let (certs, key) = cert_chain_and_key(&[&self.kubelet_client_cert_pem], &self.kubelet_client_key_pem, "kubelet client")?;
         let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
         let mut cfg = rustls::ClientConfig::builder_with_provider(provider)
             .with_safe_default_protocol_versions()
@@ -214,13 +227,7 @@ impl Pki {
 
     /// A rustls server configuration serving the certificate over HTTP/2 and HTTP/1.1.
     pub fn server_tls_config(&self) -> Result<rustls::ServerConfig, String> {
-        let certs: Vec<_> = rustls_pemfile::certs(&mut self.serving_cert_pem.as_bytes())
-            .chain(rustls_pemfile::certs(&mut self.ca_cert_pem.as_bytes()))
-            .collect::<Result<_, _>>()
-            .map_err(|e| format!("reading serving certificate: {e}"))?;
-        let key = rustls_pemfile::private_key(&mut self.serving_key_pem.as_bytes())
-            .map_err(|e| format!("reading serving key: {e}"))?
-            .ok_or("serving key file holds no key")?;
+        let (certs, key) = cert_chain_and_key(&[&self.serving_cert_pem, &self.ca_cert_pem], &self.serving_key_pem, "serving")?;
         let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
         let mut cfg = rustls::ServerConfig::builder_with_provider(provider)
             .with_safe_default_protocol_versions()

@@ -138,8 +138,9 @@ fn from_cache(cache: &Mutex<Cache>, generation: u32, p: &Plain, request: &[u8]) 
     Some(fit(reply, p.question.end, p.max_payload))
 }
 
+/// A response handler that keeps the encoded response (the UDP path and tests read it back).
 #[derive(Clone, Default)]
-struct Capture(Arc<Mutex<Option<Vec<u8>>>>);
+pub(crate) struct Capture(pub(crate) Arc<Mutex<Option<Vec<u8>>>>);
 
 #[async_trait::async_trait]
 impl ResponseHandler for Capture {
