@@ -156,3 +156,52 @@ fn a_simulated_node_joins_with_its_node_token() {
     assert!(leased, "no lease for solo");
     assert!(deleted, "{}", String::from_utf8_lossy(&c.kubectl(&["get", "pod", "web", "-o", "yaml"]).stdout));
 }
+
+const REAL_POD: &str = "\
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: cfg}
+data: {greeting: hello}
+---
+apiVersion: v1
+kind: Secret
+metadata: {name: sec}
+data: {token: czNjcmV0}  # s3cret (berth keeps stringData as sent, not merged into data)
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: reader}
+spec:
+  nodeName: node-1
+  containers:
+  - name: c
+    image: busybox
+    command: [sh, -c, 'cat /cfg/greeting; echo; cat /sec/token; echo; sleep 3600']
+    volumeMounts:
+    - {name: cfg, mountPath: /cfg}
+    - {name: sec, mountPath: /sec}
+  volumes:
+  - name: cfg
+    configMap: {name: cfg}
+  - name: sec
+    secret: {secretName: sec}
+";
+
+#[test]
+fn a_real_agent_reads_its_pods_config_and_secrets_with_its_node_token() {
+    if !crate::real_node::can_run_real_nodes() {
+        return;
+    }
+    let c = crate::real_node::Teardown(Cluster::start_with(&["--nodes", "1", "--simulated-nodes", "0", "--cluster-cidr", "10.248.0.0/16"]));
+    // The agent was given node-1's own token, not the admin's.
+    let agent_token = std::fs::read_to_string(c.dir.path().join("nodes/node-1/token")).unwrap();
+    assert_eq!(agent_token.trim(), mint(&c, "node-1"));
+    assert_ne!(agent_token.trim(), std::fs::read_to_string(c.dir.path().join("pki/admin.token")).unwrap().trim());
+    let f = c.manifest("reader.yaml", REAL_POD);
+    c.ok(&["create", "-f", &f]);
+    let logged = eventually(Duration::from_secs(60), || {
+        let o = c.kubectl(&["logs", "reader"]);
+        String::from_utf8_lossy(&o.stdout) == "hello\ns3cret\n"
+    });
+    assert!(logged, "{}\n{}", c.ok(&["get", "pod", "reader", "-o", "yaml"]), String::from_utf8_lossy(&c.kubectl(&["logs", "reader"]).stdout));
+}

@@ -155,7 +155,8 @@ mod tests {
     #[test]
     fn derives_upstream_request_info() {
         // (method, path, query) → (verb, group, resource, subresource, namespace, name)
-        let cases: &[(&str, &str, Option<&str>, (&str, &str, &str, &str, &str, &str))] = &[
+        type Want<'a> = (&'a str, &'a str, &'a str, &'a str, &'a str, &'a str);
+        let cases: &[(&str, &str, Option<&str>, Want)] = &[
             ("GET", "/api/v1/namespaces/default/pods", None, ("list", "", "pods", "", "default", "")),
             ("GET", "/api/v1/pods", Some("watch=true&fieldSelector=spec.nodeName%3Dn1"), ("watch", "", "pods", "", "", "")),
             ("GET", "/api/v1/watch/namespaces/default/pods", None, ("watch", "", "pods", "", "default", "")),
