@@ -69,6 +69,7 @@ fn a_node_token_allows_only_what_a_kubelet_may_do() {
     assert!(out.contains("mine") && !out.contains("theirs"), "{out}");
     c.ok(&with_token(&t, &["get", "pod", "mine"]));
     c.ok(&with_token(&t, &["get", "node", "sim-1"]));
+    assert!(c.fails(&with_token(&t, &["get", "nodes"])).contains("node 'sim-1' cannot read all nodes, only its own Node object"));
     assert_eq!(
         c.fails(&with_token(&t, &["get", "pods"])).trim(),
         format!(r#"Error from server (Forbidden): pods is forbidden: {me} cannot list resource "pods" in API group "" in the namespace "default": can only list/watch pods with spec.nodeName field selector"#)

@@ -140,6 +140,15 @@ pub fn node_token(pki_dir: &Path, name: &str) -> Result<String, String> {
         return Err(format!("invalid node name {name:?}: must be a lowercase RFC 1123 subdomain"));
     }
     let path = pki_dir.join(TOKEN_FILE);
+    // Serialize read-modify-write between processes (`berth up` and `berth token` at once).
+    let lock_path = pki_dir.join(format!("{TOKEN_FILE}.lock"));
+    let lock = fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&lock_path)
+        .map_err(|e| format!("{}: {e}", lock_path.display()))?;
+    lock.lock().map_err(|e| format!("locking {}: {e}", lock_path.display()))?;
     let text = match fs::read_to_string(&path) {
         Ok(t) => t,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
