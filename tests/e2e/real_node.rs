@@ -11,7 +11,7 @@ use std::time::Duration;
 use crate::harness::{eventually, Cluster};
 use crate::manifests;
 
-fn can_run_real_nodes() -> bool {
+pub(crate) fn can_run_real_nodes() -> bool {
     let root = std::process::Command::new("id").arg("-u").output().map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0").unwrap_or(false);
     let ip = std::process::Command::new("ip").arg("-V").output().is_ok();
     if !root || !ip {
@@ -72,7 +72,7 @@ fn processes_mentioning(needle: &str) -> Vec<String> {
 
 /// Stops `berth up` with SIGTERM when dropped — also when a test fails — so that it tears
 /// down its pods and bridges instead of being SIGKILLed by the harness.
-struct Teardown(Cluster);
+pub(crate) struct Teardown(pub(crate) Cluster);
 
 impl Drop for Teardown {
     fn drop(&mut self) {

@@ -6,9 +6,12 @@
 //! [`Pki`] for the credentials and the admin kubeconfig.
 
 mod admission;
+pub mod authn;
+mod authz;
 mod decoded;
 mod discovery;
 mod namespaces;
+mod node_restriction;
 mod objects;
 pub mod pki;
 mod probe;
@@ -21,6 +24,7 @@ mod strategy;
 mod table;
 mod watch;
 
+pub use authn::node_token;
 pub use pki::Pki;
 pub use probe::https_get_status;
 pub use server::{start, RunningServer, ServerConfig};

@@ -24,7 +24,7 @@ use bytes::Bytes;
 use crate::request::{representation, Query, ResourcePath};
 use crate::state::Shared;
 
-pub use read::list_all;
+pub use read::{get_object, list_all};
 
 /// Label and field selectors of a request, validated for its resource.
 pub fn read_filters(info: &'static berth_api::ResourceInfo, q: &Query) -> Result<read::Filters, StatusError> {
