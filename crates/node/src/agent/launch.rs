@@ -6,10 +6,11 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use berth_images::Image;
-use k8s_openapi::api::core::v1::{Container, Pod};
+use k8s_openapi::api::core::v1::Container;
 use nix::sys::signal::Signal;
 
-use crate::process::spec::{BindMount, ContainerSpec, ExitRecord, DEFAULT_PATH};
+use super::expand::{expand, in_env};
+use crate::process::spec::{BindMount, ContainerSpec, ExitRecord};
 use crate::process::{procs, sandbox, shim};
 
 /// Why a container could not start: the waiting reason and message the kubelet would report.
@@ -20,12 +21,14 @@ pub struct StartError {
 }
 
 /// argv for a container of `image`: the image's program unless the container has a
-/// `command` (which, as with a real image, replaces the entrypoint); `args` follow.
-pub fn argv(c: &Container) -> Result<Vec<String>, StartError> {
+/// `command` (which, as with a real image, replaces the entrypoint); `args` follow. `$(VAR)`
+/// in `command` and `args` expands against the container's environment `env`.
+pub fn argv(c: &Container, env: &[(String, String)]) -> Result<Vec<String>, StartError> {
     let image = c.image.clone().unwrap_or_default();
     let resolved = berth_images::resolve(&image).map_err(|e| StartError { reason: "ErrImagePull", message: e.to_string() })?;
-    let args = c.args.clone().unwrap_or_default();
-    let command = c.command.clone().filter(|c| !c.is_empty());
+    let x = |v: &Vec<String>| v.iter().map(|s| expand(s, in_env(env))).collect::<Vec<_>>();
+    let args = c.args.as_ref().map(x).unwrap_or_default();
+    let command = c.command.as_ref().map(x).filter(|c| !c.is_empty());
     let mut argv = match (command, resolved) {
         (Some(cmd), _) => cmd,
         (None, Image::App { name }) => vec!["/proc/self/exe".into(), "image".into(), "run".into(), name.into()],
@@ -37,79 +40,6 @@ pub fn argv(c: &Container) -> Result<Vec<String>, StartError> {
         return Err(StartError { reason: "CreateContainerConfigError", message: "no command specified".into() });
     }
     Ok(argv)
-}
-
-/// The container's environment: PATH and HOSTNAME as an image and the kubelet set them, then
-/// `env` in order (with `$(VAR)` references expanded and `fieldRef`s resolved).
-pub fn env(c: &Container, pod: &Pod, hostname: &str, pod_ip: &str) -> Result<Vec<(String, String)>, StartError> {
-    let mut out: Vec<(String, String)> = vec![("PATH".into(), DEFAULT_PATH.into()), ("HOSTNAME".into(), hostname.into())];
-    for e in c.env.iter().flatten() {
-        let value = if let Some(from) = &e.value_from {
-            let Some(f) = &from.field_ref else {
-                return Err(StartError {
-                    reason: "CreateContainerConfigError",
-                    message: format!("env {}: only value and valueFrom.fieldRef are supported by berth nodes yet", e.name),
-                });
-            };
-            field(pod, &f.field_path, pod_ip).ok_or_else(|| StartError {
-                reason: "CreateContainerConfigError",
-                message: format!("env {}: unsupported fieldPath {:?}", e.name, f.field_path),
-            })?
-        } else {
-            expand(e.value.as_deref().unwrap_or_default(), &out)
-        };
-        out.retain(|(k, _)| *k != e.name);
-        out.push((e.name.clone(), value));
-    }
-    Ok(out)
-}
-
-fn field(pod: &Pod, path: &str, pod_ip: &str) -> Option<String> {
-    let m = &pod.metadata;
-    let s = pod.spec.as_ref();
-    Some(match path {
-        "metadata.name" => m.name.clone().unwrap_or_default(),
-        "metadata.namespace" => m.namespace.clone().unwrap_or_default(),
-        "metadata.uid" => m.uid.clone().unwrap_or_default(),
-        "spec.nodeName" => s.and_then(|s| s.node_name.clone()).unwrap_or_default(),
-        "spec.serviceAccountName" => s.and_then(|s| s.service_account_name.clone()).unwrap_or_default(),
-        "status.podIP" => pod_ip.to_string(),
-        "status.hostIP" => "127.0.0.1".into(),
-        _ => {
-            let key = path.strip_prefix("metadata.labels['")?.strip_suffix("']");
-            if let Some(k) = key {
-                return m.labels.as_ref()?.get(k).cloned();
-            }
-            let k = path.strip_prefix("metadata.annotations['")?.strip_suffix("']")?;
-            m.annotations.as_ref()?.get(k).cloned()?
-        }
-    })
-}
-
-/// `$(VAR)` expansion against earlier variables; `$$` escapes; unknown references stay.
-fn expand(s: &str, vars: &[(String, String)]) -> String {
-    let mut out = String::new();
-    let mut rest = s;
-    while let Some(i) = rest.find('$') {
-        out.push_str(&rest[..i]);
-        let after = &rest[i + 1..];
-        if let Some(a) = after.strip_prefix('$') {
-            out.push('$');
-            rest = a;
-        } else if let Some(end) = after.strip_prefix('(').and_then(|a| a.find(')')) {
-            let name = &after[1..=end];
-            match vars.iter().rev().find(|(k, _)| k == name) {
-                Some((_, v)) => out.push_str(v),
-                None => out.push_str(&format!("$({name})")),
-            }
-            rest = &after[end + 2..];
-        } else {
-            out.push('$');
-            rest = after;
-        }
-    }
-    out.push_str(rest);
-    out
 }
 
 pub fn mounts(c: &Container, volumes: &BTreeMap<String, PathBuf>) -> Result<Vec<BindMount>, StartError> {
@@ -191,30 +121,17 @@ mod tests {
     #[test]
     fn argv_follows_image_command_and_args() {
         let c = container(serde_json::json!({"name": "a", "image": "luksa/kubia-pet"}));
-        assert_eq!(argv(&c).unwrap(), ["/proc/self/exe", "image", "run", "luksa/kubia-pet"]);
+        assert_eq!(argv(&c, &[]).unwrap(), ["/proc/self/exe", "image", "run", "luksa/kubia-pet"]);
         let c = container(serde_json::json!({"name": "a", "image": "busybox", "command": ["sh", "-c"], "args": ["exit 1"]}));
-        assert_eq!(argv(&c).unwrap(), ["sh", "-c", "exit 1"]);
+        assert_eq!(argv(&c, &[]).unwrap(), ["sh", "-c", "exit 1"]);
+        let env = vec![("N".to_string(), "3".to_string())];
+        let c = container(serde_json::json!({"name": "a", "image": "busybox", "command": ["echo", "$(N)"], "args": ["$$(N)", "$(M)"]}));
+        assert_eq!(argv(&c, &env).unwrap(), ["echo", "3", "$(N)", "$(M)"]);
         let c = container(serde_json::json!({"name": "a", "image": "busybox:1.36"}));
-        assert_eq!(argv(&c).unwrap(), ["sh"]);
+        assert_eq!(argv(&c, &[]).unwrap(), ["sh"]);
         let c = container(serde_json::json!({"name": "a", "image": "nginx"}));
-        let e = argv(&c).unwrap_err();
+        let e = argv(&c, &[]).unwrap_err();
         assert_eq!(e.reason, "ErrImagePull");
         assert!(e.message.contains("luksa/kubia-pet, busybox, alpine"));
-    }
-
-    #[test]
-    fn env_resolves_field_refs_and_references() {
-        let pod: Pod = serde_json::from_value(serde_json::json!({"metadata": {"name": "p", "namespace": "ns"}, "spec": {"nodeName": "node-1", "containers": []}})).unwrap();
-        let c = container(serde_json::json!({"name": "a", "env": [
-            {"name": "POD", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}},
-            {"name": "NS", "valueFrom": {"fieldRef": {"fieldPath": "metadata.namespace"}}},
-            {"name": "IP", "valueFrom": {"fieldRef": {"fieldPath": "status.podIP"}}},
-            {"name": "NODE", "valueFrom": {"fieldRef": {"fieldPath": "spec.nodeName"}}},
-            {"name": "WHO", "value": "$(POD).$(NS) $(NOPE) $$(POD)"}]}));
-        let env = env(&c, &pod, "p", "10.0.0.2").unwrap();
-        let get = |k: &str| env.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone()).unwrap();
-        assert_eq!((get("POD"), get("NS"), get("IP"), get("NODE")), ("p".into(), "ns".into(), "10.0.0.2".into(), "node-1".into()));
-        assert_eq!(get("WHO"), "p.ns $(NOPE) $(POD)");
-        assert_eq!(get("HOSTNAME"), "p");
     }
 }

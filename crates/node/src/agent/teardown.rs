@@ -20,6 +20,7 @@ fn kill_pod(dir: &Path, uid: &str) {
         procs::signal(pid, Signal::SIGKILL);
     }
     net::delete_link_blocking(&net::host_veth_name(uid));
+    crate::agent::nfs::unmount_under(dir);
     let _ = std::fs::remove_dir_all(dir);
 }
 

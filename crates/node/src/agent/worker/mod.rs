@@ -70,6 +70,7 @@ pub struct PodWorker {
     sandbox: Option<(i32, Ipv4Addr)>,
     sandbox_retry: Option<Instant>,
     volumes: Option<BTreeMap<String, PathBuf>>,
+    mount_failures: u32,
     ctrs: Vec<Ctr>,
     last_written: Option<PodStatus>,
     next_instance: u64,
@@ -110,6 +111,7 @@ impl PodWorker {
             sandbox: None,
             sandbox_retry: None,
             volumes: None,
+            mount_failures: 0,
             ctrs: ctrs.collect(),
             last_written: first.status.clone(),
             next_instance: 1,
@@ -241,6 +243,10 @@ impl PodWorker {
             }
             Msg::Probe(r) => {
                 let Some(i) = self.ctrs.iter().position(|c| c.spec.name == r.container && c.instance == r.instance) else { return };
+                if r.errored {
+                    self.event(berth_runtime::EventType::Warning, "Unhealthy", &format!("{:?} probe errored: {}", r.kind, r.message));
+                    return;
+                }
                 let c = &mut self.ctrs[i];
                 match r.kind {
                     probes::Kind::Readiness => c.ready = r.ok,
@@ -349,11 +355,18 @@ impl PodWorker {
             }
         }
         if self.volumes.is_none() {
-            match super::volumes::prepare(&self.ctx.client, &pod, &self.dir).await {
-                Ok(v) => self.volumes = Some(v),
+            let ip = self.sandbox.map(|(_, ip)| ip.to_string()).unwrap_or_default();
+            match super::volumes::prepare(&self.ctx.client, &pod, &self.dir, &ip).await {
+                Ok(v) => {
+                    self.volumes = Some(v);
+                    self.mount_failures = 0;
+                }
                 Err((name, e)) => {
                     self.event(berth_runtime::EventType::Warning, "FailedMount", &format!("MountVolume.SetUp failed for volume {name:?} : {e}"));
-                    self.sandbox_retry = Some(Instant::now() + Duration::from_secs(2));
+                    // Upstream's volume operation back-off: 500 ms doubling to 2m2s.
+                    let wait = Duration::from_millis(500u64 << self.mount_failures.min(8)).min(Duration::from_secs(122));
+                    self.mount_failures += 1;
+                    self.sandbox_retry = Some(Instant::now() + wait);
                     self.write_status(&pod, None).await;
                     return false;
                 }

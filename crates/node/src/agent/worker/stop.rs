@@ -31,6 +31,9 @@ impl PodWorker {
         }
         crate::process::net::delete_link_blocking(&crate::process::net::host_veth_name(&self.uid));
         self.ctx.ipam.release(&self.uid);
+        // NFS volumes are mounted under the pod dir; detach them before anything removes it.
+        crate::agent::nfs::unmount_under(&self.dir);
+        self.volumes = None;
     }
 
     pub(super) fn teardown(&mut self) {
