@@ -11,7 +11,7 @@ use std::time::Duration;
 use crate::harness::{eventually, Cluster};
 use crate::manifests;
 
-fn can_run_real_nodes() -> bool {
+pub(crate) fn can_run_real_nodes() -> bool {
     let root = std::process::Command::new("id").arg("-u").output().map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0").unwrap_or(false);
     let ip = std::process::Command::new("ip").arg("-V").output().is_ok();
     if !root || !ip {

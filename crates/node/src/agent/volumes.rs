@@ -11,12 +11,14 @@ use kube::{Api, Client};
 use super::projection::{self, Payload, Source, DEFAULT_MODE};
 use super::resources::Allocatable;
 
-/// Host path of each pod volume by name, or the first error (volume name, message).
+/// Host path of each pod volume by name, or the first error (volume name, message). As
+/// upstream names it in `FailedMount`, a claim's volume is named after its PV once known.
 pub async fn prepare(client: &Client, pod: &Pod, pod_dir: &Path, pod_ip: &str) -> Result<BTreeMap<String, PathBuf>, (String, String)> {
     let ns = pod.metadata.namespace.clone().unwrap_or_else(|| "default".into());
     let mut out = BTreeMap::new();
     for v in pod.spec.as_ref().and_then(|s| s.volumes.as_ref()).into_iter().flatten() {
-        let path = one(client, &ns, pod, v, pod_dir, pod_ip).await.map_err(|e| (v.name.clone(), e))?;
+        let mut name = v.name.clone();
+        let path = one(client, &ns, pod, v, pod_dir, pod_ip, &mut name).await.map_err(|e| (name, e))?;
         out.insert(v.name.clone(), path);
     }
     Ok(out)
@@ -81,7 +83,7 @@ async fn secret(client: &Client, ns: &str, name: &str, optional: bool) -> Result
     }
 }
 
-async fn one(client: &Client, ns: &str, pod: &Pod, v: &Volume, pod_dir: &Path, pod_ip: &str) -> Result<PathBuf, String> {
+async fn one(client: &Client, ns: &str, pod: &Pod, v: &Volume, pod_dir: &Path, pod_ip: &str, shown_name: &mut String) -> Result<PathBuf, String> {
     let dir = pod_dir.join("volumes").join(&v.name);
     if v.empty_dir.is_some() {
         mkdir(&dir)?;
@@ -101,6 +103,7 @@ async fn one(client: &Client, ns: &str, pod: &Pod, v: &Volume, pod_dir: &Path, p
         let pv_name = pv_name.ok_or_else(|| format!("PersistentVolumeClaim {} is not bound", pvc.claim_name))?;
         let pv = Api::<PersistentVolume>::all(client.clone()).get(&pv_name).await.map_err(|e| format!("getting PersistentVolume {pv_name}: {e}"))?;
         let spec = pv.spec.unwrap_or_default();
+        *shown_name = pv_name.clone();
         if let Some(hp) = spec.host_path {
             return host_path(&hp.path, hp.type_.as_deref().unwrap_or(""));
         }
