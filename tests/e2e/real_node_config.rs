@@ -229,6 +229,9 @@ fn pod_configuration_errors_probes_logs_and_tty_exec() {
     assert_eq!(sh("cat /sec/pw; echo; stat -c %a /sec/pw"), "s3cret\n440\n");
     assert_eq!(sh("cat /dw/labels; echo; cat /dw/name; echo; cat /dw/mem"), "app=\"web\"\ntier=\"fe\"\nenvy\n64");
     assert_eq!(sh("cat /pj/color /pj/pw /pj/ns; stat -c %a /pj/ns"), "blues3cretdefault644\n");
+    // The downward API's files follow the pod's labels.
+    c.ok(&["label", "pod", "envy", "tier=be", "--overwrite"]);
+    assert!(eventually(Duration::from_secs(20), || sh("cat /dw/labels") == "app=\"web\"\ntier=\"be\""), "{}", sh("cat /dw/labels"));
 
     // A missing ConfigMap or key: CreateContainerConfigError, then it starts once the
     // ConfigMap appears.

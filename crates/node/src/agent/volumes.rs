@@ -122,6 +122,25 @@ async fn one(client: &Client, ns: &str, pod: &Pod, v: &Volume, pod_dir: &Path, p
     Ok(dir)
 }
 
+/// Rewrite the files of the pod's configMap, secret, downwardAPI and projected volumes from
+/// the current objects (as the kubelet does on its periodic sync, so that running containers
+/// see updates). A volume whose source fails keeps its files; the errors are returned.
+pub async fn refresh(client: &Client, pod: &Pod, pod_dir: &Path, pod_ip: &str) -> Vec<(String, String)> {
+    let ns = pod.metadata.namespace.clone().unwrap_or_else(|| "default".into());
+    let mut errors = Vec::new();
+    for v in pod.spec.as_ref().and_then(|s| s.volumes.as_ref()).into_iter().flatten() {
+        let written = match files(client, &ns, pod, v, pod_ip).await {
+            Ok(Some(payload)) => projection::write(&pod_dir.join("volumes").join(&v.name), &payload),
+            Ok(None) => Ok(()),
+            Err(e) => Err(e),
+        };
+        if let Err(e) = written {
+            errors.push((v.name.clone(), e));
+        }
+    }
+    errors
+}
+
 /// The files of a configMap, secret, downwardAPI or projected volume; None for other types.
 async fn files(client: &Client, ns: &str, pod: &Pod, v: &Volume, pod_ip: &str) -> Result<Option<Payload>, String> {
     let alloc = Allocatable::host();

@@ -19,6 +19,7 @@ use super::launch::{self, Started};
 use super::status::{self, CState};
 use super::{probes, NodeCtx};
 
+mod refresh;
 mod restart;
 mod start;
 mod stop;
@@ -71,6 +72,7 @@ pub struct PodWorker {
     sandbox_retry: Option<Instant>,
     volumes: Option<BTreeMap<String, PathBuf>>,
     mount_failures: u32,
+    refresh: refresh::Refresh,
     ctrs: Vec<Ctr>,
     last_written: Option<PodStatus>,
     next_instance: u64,
@@ -112,6 +114,7 @@ impl PodWorker {
             sandbox_retry: None,
             volumes: None,
             mount_failures: 0,
+            refresh: refresh::Refresh::default(),
             ctrs: ctrs.collect(),
             last_written: first.status.clone(),
             next_instance: 1,
@@ -148,7 +151,7 @@ impl PodWorker {
 
     fn next_wake(&self) -> Option<Instant> {
         let shows = self.ctrs.iter().filter_map(|c| c.then_show.as_ref().map(|(t, _)| *t));
-        self.ctrs.iter().filter_map(|c| c.next_start).chain(shows).chain(self.sandbox_retry).min()
+        self.ctrs.iter().filter_map(|c| c.next_start).chain(shows).chain(self.sandbox_retry).chain(self.refresh.next()).min()
     }
 
     /// Take over what a previous agent left running for this pod.
@@ -360,6 +363,7 @@ impl PodWorker {
                 Ok(v) => {
                     self.volumes = Some(v);
                     self.mount_failures = 0;
+                    self.refresh.done(&pod);
                 }
                 Err((name, e)) => {
                     self.event(berth_runtime::EventType::Warning, "FailedMount", &format!("MountVolume.SetUp failed for volume {name:?} : {e}"));
@@ -372,6 +376,7 @@ impl PodWorker {
                 }
             }
         }
+        self.refresh_volumes(&pod).await;
         for c in &mut self.ctrs {
             if c.then_show.as_ref().is_some_and(|(t, _)| *t <= Instant::now()) {
                 c.state = c.then_show.take().expect("checked").1;
