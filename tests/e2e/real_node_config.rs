@@ -225,10 +225,12 @@ fn pod_configuration_errors_probes_logs_and_tty_exec() {
     assert!(eventually(Duration::from_secs(10), || c.ok(&["logs", "envy"]).contains("args: envy $(POD)")), "{}", c.ok(&["logs", "envy"]));
     assert!(events(c, "envy").contains("Keys [1bad] from the EnvFrom configMap default/cfg were skipped since they are considered invalid environment variable names."));
     let sh = |cmd: &str| c.ok(&["exec", "envy", "--", "sh", "-c", cmd]);
-    assert_eq!(sh("cat /cm/deep/er/color.txt; echo; stat -c %a /cm/deep/er/color.txt; cat /cm/n.conf; echo; ls /cm"), "blue\n400\na=1\ndeep\nn.conf\n");
-    assert_eq!(sh("cat /sec/pw; echo; stat -c %a /sec/pw"), "s3cret\n440\n");
+    assert_eq!(sh("cat /cm/deep/er/color.txt; echo; stat -L -c %a /cm/deep/er/color.txt; cat /cm/n.conf; echo; ls /cm"), "blue\n400\na=1\ndeep\nn.conf\n");
+    assert_eq!(sh("cat /sec/pw; echo; stat -L -c %a /sec/pw"), "s3cret\n440\n");
+    // Upstream's atomic-writer layout: names link into `..data`, itself a link to this version.
+    assert_eq!(sh("readlink /sec/pw; readlink /sec/..data | cut -c1-4"), "..data/pw\n..20\n");
     assert_eq!(sh("cat /dw/labels; echo; cat /dw/name; echo; cat /dw/mem"), "app=\"web\"\ntier=\"fe\"\nenvy\n64");
-    assert_eq!(sh("cat /pj/color /pj/pw /pj/ns; stat -c %a /pj/ns"), "blues3cretdefault644\n");
+    assert_eq!(sh("cat /pj/color /pj/pw /pj/ns; stat -L -c %a /pj/ns"), "blues3cretdefault644\n");
     // The downward API's files follow the pod's labels.
     c.ok(&["label", "pod", "envy", "tier=be", "--overwrite"]);
     assert!(eventually(Duration::from_secs(20), || sh("cat /dw/labels") == "app=\"web\"\ntier=\"be\""), "{}", sh("cat /dw/labels"));

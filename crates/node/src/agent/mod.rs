@@ -4,6 +4,7 @@
 //!
 //! Requirements: root (namespaces, mounts, links), Linux ≥ 5.3 (pidfd), iproute2's `ip`.
 
+mod atomic_writer;
 mod env;
 mod etc_files;
 mod expand;

@@ -1,11 +1,10 @@
 //! Files of configMap, secret, downwardAPI and projected volumes, as upstream's volume plugins
 //! build their payloads (pkg/volume/configmap, secret, downwardapi, projected): every key, or
 //! only the listed `items` at their (possibly nested) `path`s, with `mode` or the volume's
-//! `defaultMode` (0644). Building a payload is pure; [`write`] puts one into a directory.
+//! `defaultMode` (0644). Building a payload is pure; `atomic_writer::write` puts one into a
+//! directory.
 
 use std::collections::BTreeMap;
-use std::os::unix::fs::PermissionsExt;
-use std::path::{Component, Path};
 
 use k8s_openapi::api::core::v1::{Container, DownwardAPIVolumeFile, KeyToPath, Pod};
 
@@ -96,47 +95,6 @@ pub fn aggregate(errors: Vec<String>) -> String {
     }
 }
 
-/// A relative path inside the volume: no absolute paths, no `..`.
-fn safe(rel: &str) -> Result<&Path, String> {
-    let p = Path::new(rel);
-    if rel.is_empty() || p.components().any(|c| !matches!(c, Component::Normal(_))) {
-        return Err(format!("invalid path {rel:?} in the volume's items"));
-    }
-    Ok(p)
-}
-
-/// Make `dir` hold exactly `payload`: each file replaced atomically (a running container sees
-/// the new content), files no longer listed removed. The directory itself stays, so a
-/// container's bind mount of it remains valid.
-pub fn write(dir: &Path, payload: &Payload) -> Result<(), String> {
-    std::fs::create_dir_all(dir).map_err(|e| format!("creating {}: {e}", dir.display()))?;
-    for (rel, f) in payload {
-        let target = dir.join(safe(rel)?);
-        if let Some(parent) = target.parent() {
-            std::fs::create_dir_all(parent).map_err(|e| format!("creating {}: {e}", parent.display()))?;
-        }
-        let tmp = target.with_file_name(format!(".{}.tmp", target.file_name().map(|n| n.to_string_lossy()).unwrap_or_default()));
-        std::fs::write(&tmp, &f.data).map_err(|e| format!("writing {rel}: {e}"))?;
-        std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(f.mode)).map_err(|e| format!("chmod {rel}: {e}"))?;
-        std::fs::rename(&tmp, &target).map_err(|e| format!("writing {rel}: {e}"))?;
-    }
-    prune(dir, dir, payload);
-    Ok(())
-}
-
-fn prune(root: &Path, dir: &Path, payload: &Payload) {
-    for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
-        let p = e.path();
-        let rel = p.strip_prefix(root).map(|r| r.to_string_lossy().into_owned()).unwrap_or_default();
-        if p.is_dir() && !p.is_symlink() {
-            prune(root, &p, payload);
-            let _ = std::fs::remove_dir(&p); // only when now empty
-        } else if !payload.contains_key(&rel) {
-            let _ = std::fs::remove_file(&p);
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -182,24 +140,5 @@ mod tests {
         assert_eq!(p["cpu"].data, b"250");
         let bad: Vec<DownwardAPIVolumeFile> = serde_json::from_value(serde_json::json!([{"path": "x", "fieldRef": {"fieldPath": "spec.nope"}}])).unwrap();
         assert_eq!(downward(&bad, &pod, "", DEFAULT_MODE, &alloc).unwrap_err(), "unsupported fieldPath: spec.nope");
-    }
-
-    #[test]
-    fn write_replaces_and_prunes() {
-        let dir = tempfile::tempdir().unwrap();
-        let mut p = Payload::new();
-        p.insert("a".into(), File { data: b"1".to_vec(), mode: 0o400 });
-        p.insert("d/e".into(), File { data: b"2".to_vec(), mode: 0o644 });
-        write(dir.path(), &p).unwrap();
-        assert_eq!(std::fs::read(dir.path().join("d/e")).unwrap(), b"2");
-        assert_eq!(std::fs::metadata(dir.path().join("a")).unwrap().permissions().mode() & 0o777, 0o400);
-        p.remove("d/e");
-        p.insert("a".into(), File { data: b"3".to_vec(), mode: 0o644 });
-        write(dir.path(), &p).unwrap();
-        assert_eq!(std::fs::read(dir.path().join("a")).unwrap(), b"3");
-        assert!(!dir.path().join("d").exists());
-        let mut bad = Payload::new();
-        bad.insert("../x".into(), File { data: vec![], mode: 0o644 });
-        assert!(write(dir.path(), &bad).is_err());
     }
 }

@@ -118,7 +118,7 @@ async fn one(client: &Client, ns: &str, pod: &Pod, v: &Volume, pod_dir: &Path, p
         return Err(format!("PersistentVolume {pv_name}: only hostPath, local and nfs volumes can be mounted on a berth node"));
     }
     let payload = files(client, ns, pod, v, pod_ip).await?.ok_or_else(|| format!("volume {:?}: this volume type is not supported by berth nodes yet", v.name))?;
-    projection::write(&dir, &payload)?;
+    super::atomic_writer::write(&dir, &payload)?;
     Ok(dir)
 }
 
@@ -130,7 +130,7 @@ pub async fn refresh(client: &Client, pod: &Pod, pod_dir: &Path, pod_ip: &str) -
     let mut errors = Vec::new();
     for v in pod.spec.as_ref().and_then(|s| s.volumes.as_ref()).into_iter().flatten() {
         let written = match files(client, &ns, pod, v, pod_ip).await {
-            Ok(Some(payload)) => projection::write(&pod_dir.join("volumes").join(&v.name), &payload),
+            Ok(Some(payload)) => super::atomic_writer::write(&pod_dir.join("volumes").join(&v.name), &payload),
             Ok(None) => Ok(()),
             Err(e) => Err(e),
         };
