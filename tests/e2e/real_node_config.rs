@@ -23,6 +23,13 @@ metadata: {name: sec}
 data: {pw: czNjcmV0}
 ---
 apiVersion: v1
+kind: Service
+metadata: {name: web-api}
+spec:
+  selector: {app: web}
+  ports: [{name: http, port: 80, targetPort: 8080}]
+---
+apiVersion: v1
 kind: Pod
 metadata: {name: envy, labels: {app: web, tier: fe}}
 spec:
@@ -222,6 +229,11 @@ fn pod_configuration_errors_probes_logs_and_tty_exec() {
         assert!(env.lines().any(|l| l == want), "missing {want:?} in\n{env}");
     }
     assert!(!env.contains("1bad") && !env.contains("MAYBE="), "{env}");
+    // Service variables, as upstream's kubelet adds them for the pod's namespace.
+    let svc_ip = jsonpath(c, &["get", "svc", "web-api"], "{.spec.clusterIP}");
+    for want in [format!("WEB_API_SERVICE_HOST={svc_ip}"), "WEB_API_SERVICE_PORT_HTTP=80".into(), format!("WEB_API_PORT_80_TCP=tcp://{svc_ip}:80")] {
+        assert!(env.lines().any(|l| l == want), "missing {want:?} in\n{env}");
+    }
     assert!(eventually(Duration::from_secs(10), || c.ok(&["logs", "envy"]).contains("args: envy $(POD)")), "{}", c.ok(&["logs", "envy"]));
     assert!(events(c, "envy").contains("Keys [1bad] from the EnvFrom configMap default/cfg were skipped since they are considered invalid environment variable names."));
     let sh = |cmd: &str| c.ok(&["exec", "envy", "--", "sh", "-c", cmd]);

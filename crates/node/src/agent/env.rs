@@ -3,19 +3,20 @@
 //! skipped with an `InvalidEnvironmentVariableNames` event), then `env` in order, where
 //! `value`s expand `$(VAR)` against what is defined so far and `valueFrom` reads a field, a
 //! resource, or a ConfigMap/Secret key. A missing object or key that is not `optional` is a
-//! `CreateContainerConfigError` with upstream's message.
+//! `CreateContainerConfigError` with upstream's message. Service variables
+//! ([`super::service_env`]) resolve `$(VAR)` too and are added last, for names not set already.
 //!
 //! Fetching the referenced objects ([`fetch`]) is separate from the pure [`resolve`].
 
 use std::collections::BTreeMap;
 
-use k8s_openapi::api::core::v1::{ConfigMap, Container, Pod, Secret};
+use k8s_openapi::api::core::v1::{ConfigMap, Container, Pod, Secret, Service};
 use kube::{Api, Client};
 
 use super::expand::{expand, in_env};
 use super::launch::StartError;
 use super::resources::Allocatable;
-use super::{fieldref, resources};
+use super::{fieldref, resources, service_env};
 use crate::process::spec::DEFAULT_PATH;
 
 /// The ConfigMaps and Secrets a container's env refers to; `None` = not found.
@@ -23,14 +24,39 @@ use crate::process::spec::DEFAULT_PATH;
 pub struct Sources {
     pub config_maps: BTreeMap<String, Option<BTreeMap<String, String>>>,
     pub secrets: BTreeMap<String, Option<BTreeMap<String, String>>>,
+    /// The Services whose variables the container gets (already selected).
+    pub services: Vec<Service>,
 }
 
 fn config_error(message: String) -> StartError {
     StartError { reason: "CreateContainerConfigError", message }
 }
 
-/// Read every ConfigMap and Secret `c`'s `env` and `envFrom` name.
-pub async fn fetch(client: &Client, ns: &str, c: &Container) -> Result<Sources, StartError> {
+/// The Services for `pod`'s service variables. Not fatal when they cannot be read (the
+/// container starts without them; upstream's node authorizer always lets a kubelet list them).
+async fn services(client: &Client, pod: &Pod) -> Vec<Service> {
+    let ns = pod.metadata.namespace.clone().unwrap_or_default();
+    let links = pod.spec.as_ref().and_then(|s| s.enable_service_links) != Some(false);
+    let mut all = Vec::new();
+    if links {
+        match Api::<Service>::namespaced(client.clone(), &ns).list(&Default::default()).await {
+            Ok(l) => all.extend(l.items),
+            Err(e) => tracing::warn!(namespace = %ns, error = %e, "listing services for service environment variables failed"),
+        }
+    }
+    if !(links && ns == service_env::MASTER.0) {
+        if let Ok(Some(s)) = Api::<Service>::namespaced(client.clone(), service_env::MASTER.0).get_opt(service_env::MASTER.1).await {
+            all.push(s);
+        }
+    }
+    service_env::select(&all, &ns, links)
+}
+
+/// Read every ConfigMap and Secret `c`'s `env` and `envFrom` name, and the Services for the
+/// service variables.
+pub async fn fetch(client: &Client, pod: &Pod, c: &Container) -> Result<Sources, StartError> {
+    let ns = pod.metadata.namespace.clone().unwrap_or_default();
+    let ns = ns.as_str();
     let mut cms = Vec::new();
     let mut secrets = Vec::new();
     for e in c.env_from.iter().flatten() {
@@ -42,7 +68,7 @@ pub async fn fetch(client: &Client, ns: &str, c: &Container) -> Result<Sources, 
         cms.extend(from.config_map_key_ref.as_ref().map(|r| r.name.clone()));
         secrets.extend(from.secret_key_ref.as_ref().map(|r| r.name.clone()));
     }
-    let mut out = Sources::default();
+    let mut out = Sources { services: services(client, pod).await, ..Default::default() };
     let cm_api: Api<ConfigMap> = Api::namespaced(client.clone(), ns);
     for name in cms {
         if out.config_maps.contains_key(&name) {
@@ -116,9 +142,14 @@ pub fn resolve(c: &Container, pod: &Pod, hostname: &str, pod_ip: &str, src: &Sou
             out.warnings.push(("InvalidEnvironmentVariableNames", msg));
         }
     }
+    let service_vars = service_env::vars(&src.services);
     for e in c.env.iter().flatten() {
         let value = match &e.value_from {
-            None => expand(e.value.as_deref().unwrap_or_default(), in_env(&out.env)),
+            None => {
+                let defined = in_env(&out.env);
+                let services = in_env(&service_vars);
+                expand(e.value.as_deref().unwrap_or_default(), |n| defined(n).or_else(|| services(n)))
+            }
             Some(from) => {
                 if let Some(f) = &from.field_ref {
                     fieldref::value(pod, &f.field_path, pod_ip).map_err(config_error)?
@@ -152,6 +183,11 @@ pub fn resolve(c: &Container, pod: &Pod, hostname: &str, pod_ip: &str, src: &Sou
             }
         };
         set(&mut out.env, e.name.clone(), value);
+    }
+    for (k, v) in service_vars {
+        if !out.env.iter().any(|(n, _)| *n == k) {
+            out.env.push((k, v));
+        }
     }
     Ok(out)
 }
@@ -228,6 +264,20 @@ mod tests {
         let mut s = sources();
         s.secrets.insert("nope".into(), None);
         assert_eq!(resolve(&c, &pod(), "p", "", &s, &alloc()).unwrap_err().message, "secret \"nope\" not found");
+    }
+
+    #[test]
+    fn service_variables_expand_and_never_override() {
+        let mut s = sources();
+        s.services = vec![serde_json::from_value(serde_json::json!({"metadata": {"namespace": "default", "name": "kubernetes"}, "spec": {"clusterIP": "10.96.0.1", "ports": [{"name": "https", "port": 443}]}})).unwrap()];
+        let c = container(serde_json::json!({"name": "a", "env": [
+            {"name": "API", "value": "https://$(KUBERNETES_SERVICE_HOST):$(KUBERNETES_SERVICE_PORT)"},
+            {"name": "KUBERNETES_SERVICE_PORT", "value": "mine"}]}));
+        let r = resolve(&c, &pod(), "p", "", &s, &alloc()).unwrap();
+        assert_eq!(get(&r.env, "API").as_deref(), Some("https://10.96.0.1:443"));
+        assert_eq!(get(&r.env, "KUBERNETES_SERVICE_PORT").as_deref(), Some("mine"));
+        assert_eq!(get(&r.env, "KUBERNETES_PORT_443_TCP_ADDR").as_deref(), Some("10.96.0.1"));
+        assert_eq!(r.env.iter().filter(|(k, _)| k == "KUBERNETES_SERVICE_PORT").count(), 1);
     }
 
     #[test]

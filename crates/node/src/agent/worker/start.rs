@@ -42,10 +42,9 @@ impl PodWorker {
         let hostname = crate::agent::etc_files::pod_hostname(pod);
         let spec = self.ctrs[i].spec.clone();
         let image = spec.image.clone().unwrap_or_default();
-        let ns = pod.metadata.namespace.clone().unwrap_or_default();
         // As upstream: the image first (ErrImagePull), then the container's config.
         let sources = match launch::argv(&spec, &[]) {
-            Ok(_) => crate::agent::env::fetch(&self.ctx.client, &ns, &spec).await,
+            Ok(_) => crate::agent::env::fetch(&self.ctx.client, pod, &spec).await,
             Err(e) => Err(e),
         };
         let built = sources.and_then(|sources| {
