@@ -103,7 +103,7 @@ metadata: {name: no-dir}
 spec:
   containers:
   - {name: c, image: busybox, command: ["sleep", "3600"], volumeMounts: [{name: data, mountPath: /data}]}
-  volumes: [{name: data, hostPath: {path: /nonexistent/berth-e2e-dir, type: Directory}}]
+  volumes: [{name: data, hostPath: {path: "@LATER@", type: Directory}}]
 ---
 apiVersion: v1
 kind: PersistentVolume
@@ -204,7 +204,8 @@ fn pod_configuration_errors_probes_logs_and_tty_exec() {
     let t = Teardown(Cluster::start_with(&["--nodes", "1", "--simulated-nodes", "0", "--cluster-cidr", "10.249.0.0/16"]));
     let c = &t.0;
     assert!(eventually(Duration::from_secs(20), || c.ok(&["get", "nodes"]).contains(" Ready ")));
-    c.ok(&["apply", "-f", &c.manifest("objects.yaml", OBJECTS)]);
+    let later = c.dir.path().join("later-dir");
+    c.ok(&["apply", "-f", &c.manifest("objects.yaml", &OBJECTS.replace("@LATER@", &later.to_string_lossy()))]);
 
     // Env and volume files.
     assert!(eventually(Duration::from_secs(30), || jsonpath(c, &["get", "pod", "envy"], "{.status.phase}") == "Running"), "{}", c.ok(&["describe", "pod", "envy"]));
@@ -260,11 +261,15 @@ fn pod_configuration_errors_probes_logs_and_tty_exec() {
     let failed_mount = |pod: &str, prefix: &str| {
         eventually(Duration::from_secs(20), || events(c, pod).lines().any(|l| l.starts_with("Warning") && l.contains("FailedMount") && l.contains(prefix)))
     };
-    assert!(failed_mount("no-dir", "MountVolume.SetUp failed for volume \"data\" : hostPath type check failed: /nonexistent/berth-e2e-dir is not a directory"), "{}", events(c, "no-dir"));
+    let msg = format!("MountVolume.SetUp failed for volume \"data\" : hostPath type check failed: {} is not a directory", later.display());
+    assert!(failed_mount("no-dir", &msg), "{}", events(c, "no-dir"));
     assert!(failed_mount("nfs-pod", "MountVolume.SetUp failed for volume \"pv-nfs\" : mount failed: "), "{}", events(c, "nfs-pod"));
     for pod in ["no-dir", "nfs-pod"] {
         assert_eq!(pod_row(c, pod)[2], "ContainerCreating");
     }
+    // The mount is retried: once the directory exists, the pod starts.
+    std::fs::create_dir(&later).unwrap();
+    assert!(eventually(Duration::from_secs(60), || pod_row(c, "no-dir").get(2).is_some_and(|s| s == "Running")), "{}", events(c, "no-dir"));
 
     // A probe on a named port the container does not have errors as upstream's prober says;
     // the container stays unready and is not restarted.

@@ -19,7 +19,7 @@ use super::launch::{self, Started};
 use super::status::{self, CState};
 use super::{probes, NodeCtx};
 
-mod refresh;
+mod volumes;
 mod restart;
 mod start;
 mod stop;
@@ -72,7 +72,7 @@ pub struct PodWorker {
     sandbox_retry: Option<Instant>,
     volumes: Option<BTreeMap<String, PathBuf>>,
     mount_failures: u32,
-    refresh: refresh::Refresh,
+    refresh: volumes::Refresh,
     ctrs: Vec<Ctr>,
     last_written: Option<PodStatus>,
     next_instance: u64,
@@ -114,7 +114,7 @@ impl PodWorker {
             sandbox_retry: None,
             volumes: None,
             mount_failures: 0,
-            refresh: refresh::Refresh::default(),
+            refresh: volumes::Refresh::default(),
             ctrs: ctrs.collect(),
             last_written: first.status.clone(),
             next_instance: 1,
@@ -357,24 +357,8 @@ impl PodWorker {
                 return false;
             }
         }
-        if self.volumes.is_none() {
-            let ip = self.sandbox.map(|(_, ip)| ip.to_string()).unwrap_or_default();
-            match super::volumes::prepare(&self.ctx.client, &pod, &self.dir, &ip).await {
-                Ok(v) => {
-                    self.volumes = Some(v);
-                    self.mount_failures = 0;
-                    self.refresh.done(&pod);
-                }
-                Err((name, e)) => {
-                    self.event(berth_runtime::EventType::Warning, "FailedMount", &format!("MountVolume.SetUp failed for volume {name:?} : {e}"));
-                    // Upstream's volume operation back-off: 500 ms doubling to 2m2s.
-                    let wait = Duration::from_millis(500u64 << self.mount_failures.min(8)).min(Duration::from_secs(122));
-                    self.mount_failures += 1;
-                    self.sandbox_retry = Some(Instant::now() + wait);
-                    self.write_status(&pod, None).await;
-                    return false;
-                }
-            }
+        if !self.prepare_volumes(&pod).await {
+            return false;
         }
         self.refresh_volumes(&pod).await;
         for c in &mut self.ctrs {
