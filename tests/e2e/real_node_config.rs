@@ -59,7 +59,9 @@ spec:
     - {name: sec, mountPath: /sec}
     - {name: dw, mountPath: /dw}
     - {name: pj, mountPath: /pj}
+    - {name: scratch, mountPath: /scratch, subPathExpr: "by-pod/$(POD)"}
   volumes:
+  - {name: scratch, emptyDir: {}}
   - name: cm
     configMap: {name: cfg, items: [{key: color, path: deep/er/color.txt, mode: 0400}, {key: nested.conf, path: n.conf}]}
   - name: sec
@@ -244,6 +246,9 @@ fn pod_configuration_errors_probes_logs_and_tty_exec() {
     assert_eq!(sh("readlink /sec/pw; readlink /sec/..data | cut -c1-4"), "..data/pw\n..20\n");
     assert_eq!(sh("cat /dw/labels; echo; cat /dw/name; echo; cat /dw/mem"), "app=\"web\"\ntier=\"fe\"\nenvy\n64");
     assert_eq!(sh("cat /pj/color /pj/pw /pj/ns; stat -L -c %a /pj/ns"), "blues3cretdefault644\n");
+    sh("echo hi > /scratch/f");
+    let host = c.dir.path().join(format!("nodes/node-1/pods/{uid}/volumes/scratch/by-pod/envy/f"));
+    assert_eq!(std::fs::read_to_string(&host).unwrap(), "hi\n", "subPathExpr");
     // The downward API's files follow the pod's labels.
     c.ok(&["label", "pod", "envy", "tier=be", "--overwrite"]);
     assert!(eventually(Duration::from_secs(20), || sh("cat /dw/labels") == "app=\"web\"\ntier=\"be\""), "{}", sh("cat /dw/labels"));

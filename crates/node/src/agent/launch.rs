@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use berth_images::Image;
-use k8s_openapi::api::core::v1::Container;
+use k8s_openapi::api::core::v1::{Container, VolumeMount};
 use nix::sys::signal::Signal;
 
 use super::expand::{expand, in_env};
@@ -42,7 +42,39 @@ pub fn argv(c: &Container, env: &[(String, String)]) -> Result<Vec<String>, Star
     Ok(argv)
 }
 
-pub fn mounts(c: &Container, volumes: &BTreeMap<String, PathBuf>) -> Result<Vec<BindMount>, StartError> {
+/// A volume mount's `subPath`, or its `subPathExpr` expanded against the container's env
+/// (upstream's `ExpandContainerVolumeMounts`: every referenced variable must be set and
+/// non-empty), checked as upstream's `makeMounts` does.
+fn sub_path(m: &VolumeMount, env: &[(String, String)]) -> Result<Option<String>, StartError> {
+    let config = |message: String| StartError { reason: "CreateContainerConfigError", message };
+    let mut sub = m.sub_path.clone().filter(|s| !s.is_empty());
+    if let Some(expr) = m.sub_path_expr.as_deref().filter(|s| !s.is_empty()) {
+        let missing = std::cell::RefCell::new(std::collections::BTreeSet::new());
+        let lookup = in_env(env);
+        let expanded = expand(expr, |k| match lookup(k).filter(|v| !v.is_empty()) {
+            Some(v) => Some(v),
+            None => {
+                missing.borrow_mut().insert(k.to_string());
+                Some(String::new())
+            }
+        });
+        let missing = missing.into_inner();
+        if !missing.is_empty() {
+            return Err(config(format!("missing value for {}", missing.into_iter().collect::<Vec<_>>().join(", "))));
+        }
+        sub = Some(expanded).filter(|s| !s.is_empty());
+    }
+    let Some(sub) = sub else { return Ok(None) };
+    if sub.starts_with('/') {
+        return Err(config(format!("error SubPath `{sub}` must not be an absolute path")));
+    }
+    if Path::new(&sub).components().any(|c| c == std::path::Component::ParentDir) {
+        return Err(config(format!("unable to provision SubPath `{sub}`: must not contain '..'")));
+    }
+    Ok(Some(sub))
+}
+
+pub fn mounts(c: &Container, volumes: &BTreeMap<String, PathBuf>, env: &[(String, String)]) -> Result<Vec<BindMount>, StartError> {
     let mut out = Vec::new();
     for m in c.volume_mounts.iter().flatten() {
         let base = volumes.get(&m.name).ok_or_else(|| StartError {
@@ -50,9 +82,16 @@ pub fn mounts(c: &Container, volumes: &BTreeMap<String, PathBuf>) -> Result<Vec<
             message: format!("cannot find volume {:?} to mount into container {:?}", m.name, c.name),
         })?;
         let mut source = base.clone();
-        if let Some(sub) = m.sub_path.as_deref().filter(|s| !s.is_empty()) {
-            source = base.join(sub);
-            let _ = std::fs::create_dir_all(&source);
+        if let Some(sub) = sub_path(m, env)? {
+            source = base.join(&sub);
+            if std::fs::symlink_metadata(&source).is_err() {
+                let _ = std::fs::create_dir_all(&source);
+            }
+            // A symlink inside the volume must not lead out of it.
+            let (real, real_base) = (std::fs::canonicalize(&source).unwrap_or_else(|_| source.clone()), std::fs::canonicalize(base).unwrap_or_else(|_| base.clone()));
+            if !real.starts_with(&real_base) {
+                return Err(StartError { reason: "CreateContainerConfigError", message: format!("subpath {:?} not within volume path {:?}", real.display().to_string(), real_base.display().to_string()) });
+            }
         }
         out.push(BindMount { source: source.to_string_lossy().into(), target: m.mount_path.clone(), read_only: m.read_only == Some(true) });
     }
@@ -133,5 +172,32 @@ mod tests {
         let e = argv(&c, &[]).unwrap_err();
         assert_eq!(e.reason, "ErrImagePull");
         assert!(e.message.contains("luksa/kubia-pet, busybox, alpine"));
+    }
+
+    #[test]
+    fn sub_paths_and_sub_path_exprs() {
+        let vm = |json: serde_json::Value| -> VolumeMount { serde_json::from_value(json).unwrap() };
+        let env = vec![("POD".to_string(), "p-0".to_string()), ("EMPTY".to_string(), String::new())];
+        assert_eq!(sub_path(&vm(serde_json::json!({"name": "v", "mountPath": "/m", "subPath": "a/b"})), &env).unwrap().as_deref(), Some("a/b"));
+        assert_eq!(sub_path(&vm(serde_json::json!({"name": "v", "mountPath": "/m", "subPathExpr": "logs/$(POD)"})), &env).unwrap().as_deref(), Some("logs/p-0"));
+        let e = sub_path(&vm(serde_json::json!({"name": "v", "mountPath": "/m", "subPathExpr": "$(NOPE)/$(EMPTY)/$(POD)"})), &env).unwrap_err();
+        assert_eq!((e.reason, e.message.as_str()), ("CreateContainerConfigError", "missing value for EMPTY, NOPE"));
+        assert_eq!(sub_path(&vm(serde_json::json!({"name": "v", "mountPath": "/m", "subPath": "/etc"})), &env).unwrap_err().message, "error SubPath `/etc` must not be an absolute path");
+        assert_eq!(sub_path(&vm(serde_json::json!({"name": "v", "mountPath": "/m", "subPath": "a/../.."})), &env).unwrap_err().message, "unable to provision SubPath `a/../..`: must not contain '..'");
+        assert_eq!(sub_path(&vm(serde_json::json!({"name": "v", "mountPath": "/m"})), &env).unwrap(), None);
+    }
+
+    #[test]
+    fn a_sub_path_may_not_leave_its_volume() {
+        let d = tempfile::tempdir().unwrap();
+        let vol = d.path().join("vol");
+        std::fs::create_dir(&vol).unwrap();
+        std::os::unix::fs::symlink("/etc", vol.join("out")).unwrap();
+        let volumes: BTreeMap<String, PathBuf> = [("v".to_string(), vol.clone())].into();
+        let c = container(serde_json::json!({"name": "a", "volumeMounts": [{"name": "v", "mountPath": "/m", "subPath": "out"}]}));
+        assert!(mounts(&c, &volumes, &[]).unwrap_err().message.starts_with("subpath \"/etc\" not within volume path"));
+        let c = container(serde_json::json!({"name": "a", "volumeMounts": [{"name": "v", "mountPath": "/m", "subPath": "new/dir"}]}));
+        assert_eq!(mounts(&c, &volumes, &[]).unwrap()[0].source, vol.join("new/dir").to_string_lossy());
+        assert!(vol.join("new/dir").is_dir());
     }
 }

@@ -51,7 +51,7 @@ impl PodWorker {
             let alloc = crate::agent::resources::Allocatable::host();
             let resolved = crate::agent::env::resolve(&spec, pod, &hostname, &ip.to_string(), &sources, &alloc)?;
             let argv = launch::argv(&spec, &resolved.env)?;
-            let mounts = launch::mounts(&spec, self.volumes.as_ref().expect("volumes prepared"))?;
+            let mounts = launch::mounts(&spec, self.volumes.as_ref().expect("volumes prepared"), &resolved.env)?;
             let cspec = crate::process::spec::ContainerSpec {
                 sandbox_pid,
                 argv,
