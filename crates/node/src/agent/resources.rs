@@ -119,6 +119,25 @@ pub fn value(c: &Container, resource: &str, divisor: Option<&Quantity>, alloc: &
     .to_string())
 }
 
+/// The cgroup holding `c`'s cpu and memory limits, where cgroup v2 can hold them and `c` has
+/// a limit; None otherwise (the container then runs unlimited, as on cgroup v1 hosts).
+pub fn cgroup(state_dir: &std::path::Path, pod_uid: &str, c: &Container) -> Option<String> {
+    use crate::process::cgroup::{cpu_max, memory_max, node_key, Cgroups};
+    let limit = |n: &str| c.resources.as_ref()?.limits.as_ref()?.get(n).and_then(|q| milli(&q.0));
+    let (cpu, memory) = (limit("cpu"), limit("memory").map(|m| ceil_div(m, 1000)));
+    if cpu.is_none() && memory.is_none() {
+        return None;
+    }
+    let cg = Cgroups::host()?;
+    match cg.container(&node_key(state_dir), pod_uid, &c.name, &cpu_max(cpu), &memory_max(memory)) {
+        Ok(dir) => Some(dir.to_string_lossy().into_owned()),
+        Err(e) => {
+            tracing::warn!(container = %c.name, error = %e, "container limits not applied");
+            None
+        }
+    }
+}
+
 /// A `resourceFieldRef` of `container` (the selector's containerName, when set, names it).
 pub fn field(containers: &[Container], default: Option<&Container>, sel: &ResourceFieldSelector, alloc: &Allocatable) -> Result<String, String> {
     let c = match sel.container_name.as_deref().filter(|n| !n.is_empty()) {

@@ -63,6 +63,7 @@ impl PodWorker {
                     ("hostname".into(), format!("{hostname}\n")),
                     ("resolv.conf".into(), crate::agent::etc_files::resolv_conf(pod, &self.ctx.nameservers)),
                 ],
+                cgroup: crate::agent::resources::cgroup(&self.ctx.state_dir, &self.uid, &spec),
             };
             Ok((cspec, resolved.warnings))
         });
