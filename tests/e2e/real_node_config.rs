@@ -294,9 +294,19 @@ fn pod_configuration_errors_probes_logs_and_tty_exec() {
     let cmd = format!("{} --kubeconfig {} exec -it gate-0 -- sh", kubectl_binary(), c.kubeconfig().display());
     let mut script = Command::new("script").args(["-qec", &cmd, "/dev/null"]).stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
     let mut stdin = script.stdin.take().unwrap();
+    // A watchdog, so that a shell that never exits fails the test instead of hanging it.
+    let (done, cancelled) = mpsc::channel::<()>();
+    let pid = script.id().to_string();
+    let watchdog = std::thread::spawn(move || {
+        if cancelled.recv_timeout(Duration::from_secs(60)).is_err() {
+            let _ = Command::new("kill").args(["-9", &pid]).status();
+        }
+    });
     std::thread::sleep(Duration::from_secs(2));
     stdin.write_all(b"hostname; touch /tmp/ready; exit\n").unwrap();
     let out = script.wait_with_output().unwrap();
+    let _ = done.send(());
+    let _ = watchdog.join();
     drop(stdin);
     let printed = String::from_utf8_lossy(&out.stdout).to_string();
     assert!(printed.lines().any(|l| l.trim() == "gate-0"), "stdout: {printed}\nstderr: {}", String::from_utf8_lossy(&out.stderr));
