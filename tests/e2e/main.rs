@@ -9,6 +9,7 @@ mod apiserver;
 mod dns;
 mod durability;
 mod real_node;
+mod real_node_config;
 mod gc;
 mod kube_client;
 mod node_auth;
