@@ -18,6 +18,7 @@ mod statefulset;
 mod statefulset_rules;
 mod statefulset_sim;
 mod scheduler;
+mod serviceaccounts;
 mod sim_node_process;
 mod simulated_node;
 mod storage;

@@ -98,7 +98,7 @@ pub static REGISTRY: &[ResourceInfo] = &[
     res!("", "v1", "Event", "events", "event", Namespaced, short: &["ev"], cat: NONE, sub: NONE, gen: false),
     res!("", "v1", "ConfigMap", "configmaps", "configmap", Namespaced, short: &["cm"], cat: NONE, sub: NONE, gen: false),
     res!("", "v1", "Secret", "secrets", "secret", Namespaced, short: NONE, cat: NONE, sub: NONE, gen: false),
-    res!("", "v1", "ServiceAccount", "serviceaccounts", "serviceaccount", Namespaced, short: &["sa"], cat: NONE, sub: NONE, gen: false),
+    res!("", "v1", "ServiceAccount", "serviceaccounts", "serviceaccount", Namespaced, short: &["sa"], cat: NONE, sub: &["token"], gen: false),
     res!("apps", "v1", "StatefulSet", "statefulsets", "statefulset", Namespaced, short: &["sts"], cat: ALL, sub: &["status", "scale"], gen: true),
     res!("apps", "v1", "ControllerRevision", "controllerrevisions", "controllerrevision", Namespaced, short: NONE, cat: NONE, sub: NONE, gen: false),
     res!("storage.k8s.io", "v1", "StorageClass", "storageclasses", "storageclass", Cluster, short: &["sc"], cat: NONE, sub: NONE, gen: false),

@@ -17,6 +17,8 @@ pub mod pki;
 mod probe;
 mod request;
 mod rest;
+mod sa_admission;
+mod satoken;
 mod server;
 mod state;
 mod storage_admission;

@@ -77,6 +77,7 @@ pub async fn start(cfg: ServerConfig) -> Result<RunningServer, String> {
         ip_alloc: Default::default(),
         decoded: Default::default(),
         kubelet_tls: Arc::new(pki.kubelet_client_tls_config()?),
+        sa_key: crate::satoken::jwt::SigningKey::load_or_create(&cfg.data_dir.join("pki"))?,
     });
     crate::namespaces::bootstrap(&state).await.map_err(|e| e.to_string())?;
     state.ready.store(true, Ordering::SeqCst);
@@ -132,10 +133,17 @@ fn is_public(path: &str) -> bool {
         || path.starts_with("/readyz/")
 }
 
-/// The request's user from its bearer token, `None` when missing or unknown (401).
-fn authenticate(state: &ApiState, req: &Request<Incoming>) -> Option<crate::authn::User> {
-    let token = req.headers().get(header::AUTHORIZATION)?.to_str().ok()?.strip_prefix("Bearer ")?;
-    state.authn.authenticate(token.trim())
+/// The request's user from its bearer token, `None` when missing or unknown (401): the admin
+/// token and token file first, then service-account JWTs.
+async fn authenticate(state: &Shared, req: &Request<Incoming>) -> Option<crate::authn::User> {
+    let token = req.headers().get(header::AUTHORIZATION)?.to_str().ok()?.strip_prefix("Bearer ")?.trim();
+    if let Some(u) = state.authn.authenticate(token) {
+        return Some(u);
+    }
+    if crate::satoken::jwt::looks_like_jwt(token) {
+        return crate::satoken::authenticate(state, token).await;
+    }
+    None
 }
 
 async fn handle(state: Shared, local_addr: SocketAddr, req: Request<Incoming>) -> Response<Body> {
@@ -156,7 +164,7 @@ async fn serve_authorized(state: Shared, local_addr: SocketAddr, req: Request<In
     if is_public(&path) {
         return dispatch(state, local_addr, req).await;
     }
-    let user = Arc::new(authenticate(&state, &req).ok_or_else(StatusError::unauthorized)?);
+    let user = Arc::new(authenticate(&state, &req).await.ok_or_else(StatusError::unauthorized)?);
     let attrs = crate::authz::from_request(user.clone(), req.method().as_str(), &path, req.uri().query());
     crate::authz::authorize(&state.authz, &state, &attrs).await?;
     crate::authn::REQUEST_USER.scope(user, dispatch(state, local_addr, req)).await

@@ -24,6 +24,8 @@ pub struct ApiState {
     pub decoded: crate::decoded::DecodedCache,
     /// TLS towards kubelets (logs, exec): the cluster CA and the kubelet client certificate.
     pub kubelet_tls: Arc<rustls::ClientConfig>,
+    /// Signs and verifies service-account tokens (`pki/sa.key`).
+    pub sa_key: crate::satoken::jwt::SigningKey,
 }
 
 pub type Shared = Arc<ApiState>;

@@ -57,7 +57,7 @@ struct ServerArgs {
     #[arg(long, default_value = "10.245.0.0/16")]
     cluster_cidr: String,
     /// Components not to run, comma-separated: statefulset, scheduler, gc, volume, protection,
-    /// endpoints, endpointslice, dns (for tests that run their own copy, or to run a component
+    /// endpoints, endpointslice, dns, serviceaccount (for tests that run their own copy, or to run a component
     /// elsewhere).
     #[arg(long, value_delimiter = ',', value_name = "COMPONENTS")]
     disable: Vec<Component>,
@@ -88,6 +88,7 @@ enum Component {
     Endpoints,
     Endpointslice,
     Dns,
+    Serviceaccount,
 }
 
 fn main() -> ExitCode {
@@ -207,6 +208,9 @@ async fn start_controllers(
     }
     if !disabled.contains(&Component::Protection) {
         tasks.push(berth_controllers::protection::runner::spawn(client.clone()));
+    }
+    if !disabled.contains(&Component::Serviceaccount) {
+        tasks.push(berth_controllers::serviceaccount::runner::spawn(client.clone(), server.pki.ca_cert_pem.clone()));
     }
     if !disabled.contains(&Component::Gc) {
         tasks.push(tokio::spawn(berth_controllers::gc::run(client.clone(), std::future::pending())));

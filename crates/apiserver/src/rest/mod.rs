@@ -24,6 +24,7 @@ use bytes::Bytes;
 use crate::request::{representation, Query, ResourcePath};
 use crate::state::Shared;
 
+pub use body::{check_type_meta, parse_object as parse_body};
 pub use read::{get_object, list_all};
 
 /// Label and field selectors of a request, validated for its resource.
@@ -73,6 +74,9 @@ pub async fn handle(
         (Method::GET, true, None | Some("status")) => read::get(&state, &rp, repr).await,
         (Method::GET, true, Some("scale")) => scale::get(&state, &rp).await,
         (Method::POST, false, None) => write::create(&state, &rp, &query, headers, body).await,
+        (Method::POST, true, Some("token")) if rp.info.plural == "serviceaccounts" => {
+            crate::satoken::create(&state, rp.namespace.as_deref().unwrap_or_default(), rp.name.as_deref().unwrap_or_default(), headers, &body).await
+        }
         (Method::POST, true, Some("binding")) => write::bind(&state, &rp, &query, headers, body).await,
         (Method::PUT, true, None | Some("status") | Some("finalize")) => {
             write::update(&state, &rp, &query, headers, body).await

@@ -1,0 +1,156 @@
+//! ServiceAccounts: the `default` account and `kube-root-ca.crt` in every namespace, the
+//! ServiceAccount admission on pods, and TokenRequest tokens that authenticate until their
+//! ServiceAccount (or bound pod) goes away.
+
+use std::time::Duration;
+
+use serde_json::json;
+
+use crate::harness::{eventually, Cluster};
+
+const WAIT: Duration = Duration::from_secs(30);
+
+fn has_default_sa(c: &Cluster, ns: &str) -> bool {
+    c.kubectl(&["get", "sa", "default", "-n", ns]).status.success()
+}
+
+#[test]
+fn every_namespace_gets_default_account_and_root_ca() {
+    let c = Cluster::start_with(&["--simulated-nodes", "1"]);
+    for ns in ["kube-system", "default", "kube-public", "kube-node-lease"] {
+        assert!(eventually(WAIT, || has_default_sa(&c, ns)), "no default ServiceAccount in {ns}");
+    }
+    let all = c.ok(&["get", "sa", "-A"]);
+    assert!(all.lines().next().unwrap().split_whitespace().eq(["NAMESPACE", "NAME", "SECRETS", "AGE"]), "{all}");
+    c.ok(&["create", "namespace", "fresh"]);
+    assert!(eventually(WAIT, || has_default_sa(&c, "fresh")));
+
+    let ca = std::fs::read_to_string(c.dir.path().join("pki/ca.crt")).unwrap();
+    let root_ca = |ns: &str| c.json(&["get", "configmap", "kube-root-ca.crt", "-n", ns]);
+    assert!(eventually(WAIT, || c.kubectl(&["get", "cm", "kube-root-ca.crt", "-n", "fresh"]).status.success()));
+    let cm = root_ca("fresh");
+    assert_eq!(cm["data"], json!({"ca.crt": ca}));
+    assert!(cm["metadata"]["annotations"]["kubernetes.io/description"].as_str().unwrap().starts_with("Contains a CA bundle"));
+
+    // Edits are reverted, deletions recreated.
+    c.ok(&["patch", "cm", "kube-root-ca.crt", "-n", "fresh", "--type=merge", "-p", r#"{"data":{"ca.crt":"bogus"}}"#]);
+    assert!(eventually(WAIT, || root_ca("fresh")["data"]["ca.crt"] == json!(ca)));
+    c.ok(&["delete", "cm", "kube-root-ca.crt", "-n", "fresh"]);
+    assert!(eventually(WAIT, || c.kubectl(&["get", "cm", "kube-root-ca.crt", "-n", "fresh"]).status.success()));
+    let uid = c.json(&["get", "sa", "default", "-n", "fresh"])["metadata"]["uid"].clone();
+    c.ok(&["delete", "sa", "default", "-n", "fresh"]);
+    assert!(eventually(WAIT, || c
+        .kubectl(&["get", "sa", "default", "-n", "fresh", "-o", "jsonpath={.metadata.uid}"])
+        .stdout
+        .starts_with(|_| true) && has_default_sa(&c, "fresh") && c.json(&["get", "sa", "default", "-n", "fresh"])["metadata"]["uid"] != uid));
+}
+
+const PODS: &str = "\
+apiVersion: v1
+kind: Pod
+metadata: {name: plain}
+spec:
+  initContainers: [{name: init, image: busybox}]
+  containers: [{name: c, image: nginx}]
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: opted-out}
+spec:
+  automountServiceAccountToken: false
+  containers: [{name: c, image: nginx}]
+";
+
+#[test]
+fn pods_get_the_service_account_and_its_token_volume() {
+    let c = Cluster::start_with(&["--simulated-nodes", "1"]);
+    assert!(eventually(WAIT, || has_default_sa(&c, "default")));
+    let f = c.manifest("pods.yaml", PODS);
+    c.ok(&["apply", "-f", &f]);
+    let pod = c.json(&["get", "pod", "plain"]);
+    let spec = &pod["spec"];
+    assert_eq!((spec["serviceAccountName"].as_str(), spec["serviceAccount"].as_str()), (Some("default"), Some("default")));
+    let vols = spec["volumes"].as_array().unwrap();
+    assert_eq!(vols.len(), 1);
+    let name = vols[0]["name"].as_str().unwrap();
+    assert!(name.starts_with("kube-api-access-") && name.len() == "kube-api-access-".len() + 5, "{name}");
+    assert_eq!(
+        vols[0]["projected"],
+        json!({"defaultMode": 420, "sources": [
+            {"serviceAccountToken": {"expirationSeconds": 3607, "path": "token"}},
+            {"configMap": {"name": "kube-root-ca.crt", "items": [{"key": "ca.crt", "path": "ca.crt"}]}},
+            {"downwardAPI": {"items": [{"fieldRef": {"apiVersion": "v1", "fieldPath": "metadata.namespace"}, "path": "namespace"}]}},
+        ]})
+    );
+    let mount = json!([{"mountPath": "/var/run/secrets/kubernetes.io/serviceaccount", "name": name, "readOnly": true}]);
+    assert_eq!(spec["containers"][0]["volumeMounts"], mount);
+    assert_eq!(spec["initContainers"][0]["volumeMounts"], mount);
+
+    let opted = c.json(&["get", "pod", "opted-out"]);
+    assert_eq!(opted["spec"]["serviceAccountName"], "default");
+    assert!(opted["spec"].get("volumes").is_none() && opted["spec"]["containers"][0].get("volumeMounts").is_none());
+    assert!(eventually(WAIT, || c.ok(&["get", "pod", "plain", "-o", "jsonpath={.status.phase}"]) == "Running"));
+
+    let f = c.manifest("missing.yaml", "apiVersion: v1\nkind: Pod\nmetadata: {name: x}\nspec:\n  serviceAccountName: missing\n  containers: [{name: c, image: nginx}]\n");
+    let err = c.fails(&["create", "-f", &f]);
+    assert!(
+        err.contains(r#"Error from server (Forbidden): error when creating "#)
+            && err.contains(r#"pods "x" is forbidden: error looking up service account default/missing: serviceaccount "missing" not found"#),
+        "{err}"
+    );
+}
+
+fn with_token(c: &Cluster, token: &str, args: &[&str]) -> std::process::Output {
+    let mut a = vec!["--token", token];
+    a.extend_from_slice(args);
+    c.kubectl(&a)
+}
+
+fn authenticates(c: &Cluster, token: &str) -> bool {
+    let out = with_token(c, token, &["get", "--raw", "/apis"]);
+    if !out.status.success() {
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains("Unauthorized"), "not a 401: {err}");
+    }
+    out.status.success()
+}
+
+#[test]
+fn token_requests_issue_tokens_that_authenticate_until_revoked() {
+    let c = Cluster::start_with(&["--simulated-nodes", "1"]);
+    assert!(eventually(WAIT, || has_default_sa(&c, "default")));
+    let token = c.ok(&["create", "token", "default", "--duration=10m"]).trim().to_string();
+    assert_eq!(token.split('.').count(), 3, "a JWT: {token}");
+    assert!(authenticates(&c, &token));
+
+    // Forged: the claims of another account under the same signature.
+    let parts: Vec<&str> = token.split('.').collect();
+    let forged = format!("{}.{}.{}", parts[0], parts[1].replacen('e', "f", 1), parts[2]);
+    assert!(!authenticates(&c, &forged));
+    assert!(!authenticates(&c, "eyJhbGciOiJFUzI1NiJ9.e30.AAAA"));
+
+    let err = c.fails(&["create", "token", "default", "--duration=1m"]);
+    assert!(err.contains("may not specify a duration less than 10 minutes"), "{err}");
+    let err = c.fails(&["create", "token", "nobody"]);
+    assert!(err.contains(r#"serviceaccounts "nobody" not found"#), "{err}");
+
+    // Deleting the account revokes its tokens.
+    c.ok(&["create", "sa", "robot"]);
+    let robot = c.ok(&["create", "token", "robot", "--audience", "https://kubernetes.default.svc.cluster.local"]).trim().to_string();
+    assert!(authenticates(&c, &robot));
+    c.ok(&["delete", "sa", "robot"]);
+    assert!(!authenticates(&c, &robot));
+    c.ok(&["create", "sa", "robot"]);
+    assert!(!authenticates(&c, &robot), "a new account of the same name has another uid");
+    // Tokens for another audience are not for the API server.
+    let other = c.ok(&["create", "token", "robot", "--audience", "vault"]).trim().to_string();
+    assert!(!authenticates(&c, &other));
+
+    // Pod-bound tokens die with the pod.
+    let f = c.manifest("p.yaml", "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec:\n  containers: [{name: c, image: nginx}]\n");
+    c.ok(&["create", "-f", &f]);
+    let bound = c.ok(&["create", "token", "default", "--bound-object-kind", "Pod", "--bound-object-name", "p"]).trim().to_string();
+    assert!(authenticates(&c, &bound));
+    c.ok(&["delete", "pod", "p", "--wait=true", "--timeout=60s"]);
+    assert!(!authenticates(&c, &bound));
+}
