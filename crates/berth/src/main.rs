@@ -211,6 +211,9 @@ async fn start_controllers(
     }
     if !disabled.contains(&Component::Serviceaccount) {
         tasks.push(berth_controllers::serviceaccount::runner::spawn(client.clone(), server.pki.ca_cert_pem.clone()));
+        if !berth_controllers::serviceaccount::runner::wait_for_default_account(client.clone(), Duration::from_secs(10)).await {
+            eprintln!("berth: warning: the default ServiceAccount did not appear within 10 s");
+        }
     }
     if !disabled.contains(&Component::Gc) {
         tasks.push(tokio::spawn(berth_controllers::gc::run(client.clone(), std::future::pending())));

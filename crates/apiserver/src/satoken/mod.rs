@@ -52,6 +52,24 @@ fn validate_request(expiration: i64) -> Vec<FieldError> {
     errs
 }
 
+/// upstream NodeRestriction for TokenRequests: a node may only ask for tokens bound (by uid)
+/// to a pod scheduled on it. `pod` is the bound pod once fetched (`None`: check the request only).
+fn node_may_request(node: &str, bound: Option<&Value>, pod: Option<&Value>) -> Result<(), String> {
+    let field = |k: &str| bound.and_then(|b| b.get(k)).and_then(Value::as_str).unwrap_or("");
+    if field("apiVersion") != "v1" || field("kind") != "Pod" || field("name").is_empty() {
+        return Err("node requested token not bound to a pod".into());
+    }
+    if field("uid").is_empty() {
+        return Err("node requested token with a pod binding without a uid".into());
+    }
+    if let Some(pod) = pod {
+        if pod.pointer("/spec/nodeName").and_then(Value::as_str) != Some(node) {
+            return Err("node requested token bound to a pod scheduled on a different node".into());
+        }
+    }
+    Ok(())
+}
+
 /// `POST …/serviceaccounts/{name}/token`: sign a token for the ServiceAccount.
 pub async fn create(state: &Shared, ns: &str, name: &str, headers: &HeaderMap, body: &[u8]) -> Result<Response<Body>, StatusError> {
     let sa_info = lookup("", "v1", "serviceaccounts").expect("serviceaccounts are registered");
@@ -70,6 +88,10 @@ pub async fn create(state: &Shared, ns: &str, name: &str, headers: &HeaderMap, b
     }
     let mut subject = Subject { namespace: ns.to_string(), service_account: Some(Ref { name: name.to_string(), uid: uid_of(&sa) }), ..Default::default() };
     let bound = spec.get("boundObjectRef").filter(|v| v.is_object());
+    let node = crate::authn::request_user().and_then(|u| u.node_name().map(str::to_string));
+    if let Some(node) = &node {
+        node_may_request(node, bound, None).map_err(|why| StatusError::forbidden("", "serviceaccounts", name, &why))?;
+    }
     if let Some(r) = bound {
         let (kind, api_version) = (r.get("kind").and_then(Value::as_str).unwrap_or(""), r.get("apiVersion").and_then(Value::as_str).unwrap_or(""));
         let obj_name = r.get("name").and_then(Value::as_str).unwrap_or("");
@@ -87,6 +109,9 @@ pub async fn create(state: &Shared, ns: &str, name: &str, headers: &HeaderMap, b
             if want != uid {
                 return Err(StatusError::conflict("", kind, obj_name, &format!("the UID in the bound object reference ({want}) does not match the UID in record. The object might have been deleted and then recreated")));
             }
+        }
+        if let Some(node) = &node {
+            node_may_request(node, bound, Some(&obj)).map_err(|why| StatusError::forbidden("", "serviceaccounts", name, &why))?;
         }
         let rf = Ref { name: obj_name.to_string(), uid };
         if plural == "pods" {
@@ -152,6 +177,19 @@ pub async fn authenticate(state: &Shared, token: &str) -> Option<User> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn nodes_only_get_tokens_for_their_own_pods() {
+        let r = json!({"apiVersion": "v1", "kind": "Pod", "name": "p", "uid": "u"});
+        assert_eq!(node_may_request("n1", None, None).unwrap_err(), "node requested token not bound to a pod");
+        let no_uid = json!({"apiVersion": "v1", "kind": "Pod", "name": "p"});
+        assert_eq!(node_may_request("n1", Some(&no_uid), None).unwrap_err(), "node requested token with a pod binding without a uid");
+        assert!(node_may_request("n1", Some(&r), Some(&json!({"spec": {"nodeName": "n1"}}))).is_ok());
+        assert_eq!(
+            node_may_request("n1", Some(&r), Some(&json!({"spec": {"nodeName": "n2"}}))).unwrap_err(),
+            "node requested token bound to a pod scheduled on a different node"
+        );
+    }
 
     #[test]
     fn request_validation_as_upstream() {

@@ -119,7 +119,7 @@ mod tests {
     #[test]
     fn terminating_namespaces_are_left_alone() {
         let mut n = ns("gone");
-        n.metadata.deletion_timestamp = Some(Time(chrono::Utc::now()));
+        n.metadata.deletion_timestamp = Some(Time(k8s_openapi::jiff::Timestamp::now()));
         assert!(reconcile(&n, None, None, "PEM").is_empty());
     }
 }

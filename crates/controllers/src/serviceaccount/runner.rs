@@ -97,3 +97,17 @@ impl Controller {
         Ok(())
     }
 }
+
+/// Wait (at most `timeout`) until the `default` namespace's `default` ServiceAccount exists, so
+/// pods created right after start-up are not refused by the ServiceAccount admission.
+pub async fn wait_for_default_account(client: kube::Client, timeout: std::time::Duration) -> bool {
+    let api = Api::<ServiceAccount>::namespaced(client, "default");
+    let deadline = tokio::time::Instant::now() + timeout;
+    while tokio::time::Instant::now() < deadline {
+        if matches!(api.get_opt(DEFAULT_SERVICE_ACCOUNT).await, Ok(Some(_))) {
+            return true;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    false
+}

@@ -16,6 +16,7 @@ mod pods;
 mod probes;
 mod projection;
 mod resources;
+mod sa_token;
 mod service_env;
 mod status;
 pub mod teardown;

@@ -177,8 +177,8 @@ async fn files(client: &Client, ns: &str, pod: &Pod, v: &Volume, pod_ip: &str) -
             }
         } else if let Some(d) = &s.downward_api {
             projection::downward(d.items.as_deref().unwrap_or_default(), pod, pod_ip, mode, &alloc)
-        } else if s.service_account_token.is_some() {
-            Err("serviceAccountToken projections are not supported by berth nodes yet (no token issuer)".into())
+        } else if let Some(t) = &s.service_account_token {
+            super::sa_token::token(client, pod, t).await.map(|tok| [(t.path.clone(), projection::File { data: tok.into_bytes(), mode: (mode as u32) & 0o777 })].into())
         } else {
             Err("this projected volume source is not supported by berth nodes yet".into())
         };
