@@ -82,6 +82,7 @@ pub async fn start(cfg: ServerConfig) -> Result<RunningServer, String> {
     crate::namespaces::bootstrap(&state).await.map_err(|e| e.to_string())?;
     state.ready.store(true, Ordering::SeqCst);
     tokio::spawn(crate::namespaces::run_lifecycle(state.clone()));
+    tokio::spawn(crate::kubernetes_service::run(state.clone(), local_addr));
 
     let (stop, mut stopped) = watch::channel(false);
     let accept_state = state.clone();

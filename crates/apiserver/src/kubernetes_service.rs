@@ -1,0 +1,148 @@
+//! upstream's "kubernetes service controller" in the API server
+//! (pkg/controlplane/controller/kubernetesservice): the `kubernetes` Service in `default`
+//! (ClusterIP 10.96.0.1, port 443 `https`) and its Endpoints pointing at the API server,
+//! created at start-up and restored every [`INTERVAL`] if deleted or changed.
+
+use std::net::{IpAddr, SocketAddr, UdpSocket};
+use std::time::Duration;
+
+use berth_api::registry::lookup;
+use berth_api::StatusError;
+use berth_store::StoreError;
+use serde_json::{json, Value};
+
+use crate::objects::{self, decode, encode, object_key};
+use crate::state::Shared;
+use crate::strategy;
+
+pub const SERVICE_IP: &str = "10.96.0.1";
+const INTERVAL: Duration = Duration::from_secs(10);
+
+/// The address pods should reach the API server at: the listen address if it is a specific
+/// non-loopback one, else the host address the kernel routes the service network from (a UDP
+/// connect sends no packet). `None` when the host has no such address: Endpoints may not hold
+/// loopback addresses.
+pub fn advertise_address(listen: SocketAddr) -> Option<IpAddr> {
+    let ip = listen.ip();
+    if !ip.is_unspecified() && !ip.is_loopback() {
+        return Some(ip);
+    }
+    let s = UdpSocket::bind("0.0.0.0:0").ok()?;
+    s.connect((SERVICE_IP, 443)).ok()?;
+    Some(s.local_addr().ok()?.ip()).filter(|ip| !ip.is_loopback() && !ip.is_unspecified())
+}
+
+/// The Service; `target_port` is the API server's own port (upstream's secure port).
+pub fn service(target_port: u16) -> Value {
+    json!({"apiVersion": "v1", "kind": "Service", "metadata": {
+        "name": "kubernetes", "namespace": "default",
+        "labels": {"component": "apiserver", "provider": "kubernetes"},
+    }, "spec": {
+        "type": "ClusterIP",
+        "clusterIP": SERVICE_IP,
+        "clusterIPs": [SERVICE_IP],
+        "ipFamilies": ["IPv4"],
+        "ipFamilyPolicy": "SingleStack",
+        "sessionAffinity": "None",
+        "internalTrafficPolicy": "Cluster",
+        "ports": [{"name": "https", "port": 443, "protocol": "TCP", "targetPort": target_port}],
+    }})
+}
+
+pub fn endpoints(ip: IpAddr, port: u16) -> Value {
+    json!({"apiVersion": "v1", "kind": "Endpoints", "metadata": {
+        "name": "kubernetes", "namespace": "default",
+        "labels": {"endpointslice.kubernetes.io/skip-mirror": "true"},
+    }, "subsets": [{"addresses": [{"ip": ip.to_string()}], "ports": [{"name": "https", "port": port, "protocol": "TCP"}]}]})
+}
+
+/// Whether the stored object still has what matters (the fields [`service`]/[`endpoints`] set).
+fn matches(stored: &Value, want: &Value) -> bool {
+    let spec_ok = |k: &str| want.get(k).is_none_or(|w| stored.get(k) == Some(w));
+    match want.get("spec") {
+        Some(w) => ["clusterIP", "ports", "type"].iter().all(|k| stored.pointer(&format!("/spec/{k}")) == w.get(*k)),
+        None => spec_ok("subsets"),
+    }
+}
+
+/// Create or restore one object by writing the store directly, as the API server itself does.
+async fn ensure(state: &Shared, plural: &str, mut want: Value) -> Result<(), StatusError> {
+    let info = lookup("", "v1", plural).expect("core resources are registered");
+    let key = object_key(info, Some("default"), "kubernetes");
+    berth_api::defaults::apply_defaults("", info.kind, &mut want);
+    let current = state.store.get(&key).await.map_err(|e| StatusError::internal(e.to_string()))?;
+    let result = match current {
+        None => {
+            let m = objects::meta_mut(&mut want);
+            m.insert("uid".into(), json!(objects::new_uid()));
+            m.insert("creationTimestamp".into(), json!(objects::now_rfc3339()));
+            strategy::prepare_for_create(info, &mut want);
+            state.store.create(&key, encode(&want)).await.map(|_| ())
+        }
+        Some(kv) => {
+            let stored = decode(&kv).map_err(StatusError::internal)?;
+            if matches(&stored, &want) {
+                return Ok(());
+            }
+            let mut fixed = stored.clone();
+            for k in ["spec", "subsets"] {
+                if let Some(v) = want.get(k) {
+                    fixed[k] = v.clone();
+                }
+            }
+            // Keep the allocated nodePorts etc. out of it: only a ClusterIP Service is written.
+            objects::meta_mut(&mut fixed).remove("resourceVersion");
+            state.store.update(&key, encode(&fixed), kv.mod_revision).await.map(|_| ())
+        }
+    };
+    match result {
+        Ok(()) | Err(StoreError::AlreadyExists(_)) | Err(StoreError::Conflict { .. }) => Ok(()),
+        Err(e) => Err(StatusError::internal(e.to_string())),
+    }
+}
+
+/// Keep the `kubernetes` Service and Endpoints in place for ever.
+pub async fn run(state: Shared, listen: SocketAddr) {
+    let ip = advertise_address(listen);
+    if ip.is_none() {
+        tracing::warn!("no non-loopback address to advertise; the kubernetes Endpoints are not written");
+    }
+    loop {
+        if let Err(e) = ensure(&state, "services", service(listen.port())).await {
+            tracing::warn!(error = %e, "reconciling the kubernetes Service");
+        }
+        if let Some(ip) = ip {
+            if let Err(e) = ensure(&state, "endpoints", endpoints(ip, listen.port())).await {
+                tracing::warn!(error = %e, "reconciling the kubernetes Endpoints");
+            }
+        }
+        tokio::time::sleep(INTERVAL).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shapes_and_drift_detection() {
+        let s = service(6443);
+        assert_eq!(s["spec"]["ports"][0], json!({"name": "https", "port": 443, "protocol": "TCP", "targetPort": 6443}));
+        assert!(matches(&s, &service(6443)));
+        let mut changed = s.clone();
+        changed["spec"]["ports"][0]["port"] = json!(8443);
+        assert!(!matches(&changed, &service(6443)));
+        let e = endpoints("10.0.0.5".parse().unwrap(), 6443);
+        assert_eq!(e["subsets"][0]["addresses"][0]["ip"], "10.0.0.5");
+        assert!(matches(&e, &e.clone()));
+        assert!(!matches(&endpoints("10.0.0.6".parse().unwrap(), 6443), &e));
+    }
+
+    #[test]
+    fn a_specific_listen_address_is_advertised() {
+        assert_eq!(advertise_address("10.1.2.3:6443".parse().unwrap()), Some("10.1.2.3".parse().unwrap()));
+        if let Some(ip) = advertise_address("127.0.0.1:6443".parse().unwrap()) {
+            assert!(!ip.is_loopback());
+        }
+    }
+}
