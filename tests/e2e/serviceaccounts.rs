@@ -151,3 +151,30 @@ fn token_requests_issue_tokens_that_authenticate_until_revoked() {
     c.ok(&["delete", "pod", "p", "--wait=true", "--timeout=60s"]);
     assert!(!authenticates(&c, &bound));
 }
+
+/// A real node writes the pod's token, the cluster CA and the namespace into the
+/// `kube-api-access-*` volume; the token authenticates as the pod's ServiceAccount.
+#[test]
+fn real_node_mounts_a_working_token() {
+    if !crate::real_node::can_run_real_nodes() {
+        return;
+    }
+    let c = crate::real_node::Teardown(Cluster::start_with(&["--nodes", "1", "--cluster-cidr", "10.252.0.0/16"]));
+    let f = c.manifest("p.yaml", "apiVersion: v1\nkind: Pod\nmetadata: {name: sa-pod}\nspec:\n  containers: [{name: c, image: busybox, command: [sleep, \"3600\"]}]\n");
+    c.ok(&["create", "-f", &f]);
+    let running = || c.ok(&["get", "pod", "sa-pod", "-o", "jsonpath={.status.phase}"]) == "Running";
+    assert!(eventually(Duration::from_secs(120), running), "{}", c.ok(&["describe", "pod", "sa-pod"]));
+    let dir = "/var/run/secrets/kubernetes.io/serviceaccount";
+    let token = c.ok(&["exec", "sa-pod", "--", "cat", &format!("{dir}/token")]);
+    assert_eq!(token.split('.').count(), 3, "{token}");
+    assert_eq!(c.ok(&["exec", "sa-pod", "--", "cat", &format!("{dir}/namespace")]), "default");
+    let ca = std::fs::read_to_string(c.dir.path().join("pki/ca.crt")).unwrap();
+    assert_eq!(c.ok(&["exec", "sa-pod", "--", "cat", &format!("{dir}/ca.crt")]), ca);
+    assert!(authenticates(&c, &token));
+    // The mount is read-only.
+    let err = c.fails(&["exec", "sa-pod", "--", "sh", "-c", &format!("echo x > {dir}/token")]);
+    assert!(err.to_lowercase().contains("read-only"), "{err}");
+    // Bound to the pod: gone with it.
+    c.ok(&["delete", "pod", "sa-pod", "--wait=true", "--timeout=90s"]);
+    assert!(!authenticates(&c, &token));
+}
