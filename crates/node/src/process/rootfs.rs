@@ -68,7 +68,9 @@ pub fn enter(spec: &ContainerSpec, rootfs: &Path) -> Result<(), String> {
     for m in &spec.mounts {
         let src = Path::new(&m.source);
         let is_dir = ctx(format!("volume source {}", m.source), fs::metadata(src))?.is_dir();
-        let rel = relative(&m.target);
+        // Symlinks on the way (e.g. /var/run -> /run) resolve inside the container's root, never
+        // on the host's.
+        let rel = resolve_in_root(rootfs, &m.target);
         ensure(rootfs, &rel, is_dir)?;
         bind(src, &rootfs.join(&rel), m.read_only)?;
     }
@@ -94,6 +96,41 @@ pub fn enter(spec: &ContainerSpec, rootfs: &Path) -> Result<(), String> {
 
 fn relative(p: &str) -> PathBuf {
     Path::new(p).components().filter(|c| matches!(c, std::path::Component::Normal(_))).collect()
+}
+
+/// `target` as a path relative to `rootfs` with every symlink along it resolved as the
+/// container will see it: absolute links restart at `rootfs`, `..` stops at it (as runc's
+/// securejoin). Components that do not exist yet are kept as they are.
+fn resolve_in_root(rootfs: &Path, target: &str) -> PathBuf {
+    let mut pending: Vec<std::ffi::OsString> = Path::new(target).components().rev().filter_map(part).collect();
+    let mut out = PathBuf::new();
+    let mut hops = 0;
+    while let Some(c) = pending.pop() {
+        if c == ".." {
+            out.pop();
+            continue;
+        }
+        let candidate = out.join(&c);
+        match fs::read_link(rootfs.join(&candidate)) {
+            Ok(to) if hops < 40 => {
+                hops += 1;
+                if to.is_absolute() {
+                    out = PathBuf::new();
+                }
+                pending.extend(to.components().rev().filter_map(part));
+            }
+            _ => out = candidate,
+        }
+    }
+    out
+}
+
+fn part(c: std::path::Component<'_>) -> Option<std::ffi::OsString> {
+    match c {
+        std::path::Component::Normal(s) => Some(s.to_os_string()),
+        std::path::Component::ParentDir => Some("..".into()),
+        _ => None,
+    }
 }
 
 /// Recursive bind of `src` at `dst` (which exists), read-only if asked.
@@ -177,6 +214,21 @@ fn shadow(rootfs: &Path, rel: &Path) -> Result<(), String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn mount_targets_resolve_symlinks_inside_the_root() {
+        let root = tempfile::tempdir().unwrap();
+        let r = root.path();
+        fs::create_dir_all(r.join("var")).unwrap();
+        fs::create_dir_all(r.join("run")).unwrap();
+        symlink("/run", r.join("var/run")).unwrap();
+        symlink("../../..", r.join("run/up")).unwrap();
+        symlink("run", r.join("rel")).unwrap();
+        assert_eq!(resolve_in_root(r, "/var/run/secrets/x"), PathBuf::from("run/secrets/x"));
+        assert_eq!(resolve_in_root(r, "/rel/a"), PathBuf::from("run/a"));
+        assert_eq!(resolve_in_root(r, "/run/up/etc"), PathBuf::from("etc"), "`..` stops at the root");
+        assert_eq!(resolve_in_root(r, "/data/./d"), PathBuf::from("data/d"));
+    }
 
     #[test]
     fn relative_paths_drop_root_and_dots() {
