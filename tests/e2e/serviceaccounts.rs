@@ -10,6 +10,13 @@ use crate::harness::{eventually, Cluster};
 
 const WAIT: Duration = Duration::from_secs(30);
 
+/// The API server's port, from the kubeconfig `berth up` wrote.
+fn server_port(c: &Cluster) -> u16 {
+    let kc = std::fs::read_to_string(c.kubeconfig()).unwrap();
+    let server = kc.lines().find_map(|l| l.trim().strip_prefix("server: ")).expect("a server line");
+    server.rsplit(':').next().unwrap().parse().unwrap()
+}
+
 fn has_default_sa(c: &Cluster, ns: &str) -> bool {
     c.kubectl(&["get", "sa", "default", "-n", ns]).status.success()
 }
@@ -87,6 +94,17 @@ fn pods_get_the_service_account_and_its_token_volume() {
     assert_eq!(opted["spec"]["serviceAccountName"], "default");
     assert!(opted["spec"].get("volumes").is_none() && opted["spec"]["containers"][0].get("volumeMounts").is_none());
     assert!(eventually(WAIT, || c.ok(&["get", "pod", "plain", "-o", "jsonpath={.status.phase}"]) == "Running"));
+
+    // The API server's own Service, with Endpoints and an EndpointSlice at its address.
+    let svc = c.ok(&["get", "svc", "kubernetes"]);
+    assert!(regex::Regex::new(r"(?m)^kubernetes\s+ClusterIP\s+10\.96\.0\.1\s+<none>\s+443/TCP\s+\d+s$").unwrap().is_match(&svc), "{svc}");
+    let port = server_port(&c);
+    let ep = c.json(&["get", "endpoints", "kubernetes"]);
+    assert_eq!(ep["subsets"][0]["ports"], json!([{"name": "https", "port": port, "protocol": "TCP"}]));
+    let ip = ep["subsets"][0]["addresses"][0]["ip"].as_str().unwrap().to_string();
+    assert!(!ip.starts_with("127."), "{ip}");
+    let slice = c.json(&["get", "endpointslice", "kubernetes"]);
+    assert_eq!(slice["endpoints"][0]["addresses"], json!([ip]));
 
     let f = c.manifest("missing.yaml", "apiVersion: v1\nkind: Pod\nmetadata: {name: x}\nspec:\n  serviceAccountName: missing\n  containers: [{name: c, image: nginx}]\n");
     let err = c.fails(&["create", "-f", &f]);

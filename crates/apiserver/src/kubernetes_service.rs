@@ -1,6 +1,7 @@
 //! upstream's "kubernetes service controller" in the API server
 //! (pkg/controlplane/controller/kubernetesservice): the `kubernetes` Service in `default`
-//! (ClusterIP 10.96.0.1, port 443 `https`) and its Endpoints pointing at the API server,
+//! (ClusterIP 10.96.0.1, port 443 `https`) and its Endpoints and EndpointSlice pointing at
+//! the API server,
 //! created at start-up and restored every [`INTERVAL`] if deleted or changed.
 
 use std::net::{IpAddr, SocketAddr, UdpSocket};
@@ -56,20 +57,31 @@ pub fn endpoints(ip: IpAddr, port: u16) -> Value {
     }, "subsets": [{"addresses": [{"ip": ip.to_string()}], "ports": [{"name": "https", "port": port, "protocol": "TCP"}]}]})
 }
 
+/// The EndpointSlice upstream's reconciler writes next to the Endpoints (service proxies read
+/// slices; the EndpointSlice controller leaves selector-less services alone).
+pub fn endpoint_slice(ip: IpAddr, port: u16) -> Value {
+    json!({"apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice", "metadata": {
+        "name": "kubernetes", "namespace": "default",
+        "labels": {"kubernetes.io/service-name": "kubernetes"},
+    }, "addressType": "IPv4",
+    "endpoints": [{"addresses": [ip.to_string()], "conditions": {"ready": true}}],
+    "ports": [{"name": "https", "port": port, "protocol": "TCP"}]})
+}
+
 /// Whether the stored object still has what matters (the fields [`service`]/[`endpoints`] set).
 fn matches(stored: &Value, want: &Value) -> bool {
     let spec_ok = |k: &str| want.get(k).is_none_or(|w| stored.get(k) == Some(w));
     match want.get("spec") {
         Some(w) => ["clusterIP", "ports", "type"].iter().all(|k| stored.pointer(&format!("/spec/{k}")) == w.get(*k)),
-        None => spec_ok("subsets"),
+        None => ["subsets", "endpoints", "ports"].iter().all(|k| spec_ok(k)),
     }
 }
 
 /// Create or restore one object by writing the store directly, as the API server itself does.
-async fn ensure(state: &Shared, plural: &str, mut want: Value) -> Result<(), StatusError> {
-    let info = lookup("", "v1", plural).expect("core resources are registered");
+async fn ensure(state: &Shared, group: &str, version: &str, plural: &str, mut want: Value) -> Result<(), StatusError> {
+    let info = lookup(group, version, plural).expect("the kubernetes service's kinds are registered");
     let key = object_key(info, Some("default"), "kubernetes");
-    berth_api::defaults::apply_defaults("", info.kind, &mut want);
+    berth_api::defaults::apply_defaults(group, info.kind, &mut want);
     let current = state.store.get(&key).await.map_err(|e| StatusError::internal(e.to_string()))?;
     let result = match current {
         None => {
@@ -85,7 +97,7 @@ async fn ensure(state: &Shared, plural: &str, mut want: Value) -> Result<(), Sta
                 return Ok(());
             }
             let mut fixed = stored.clone();
-            for k in ["spec", "subsets"] {
+            for k in ["spec", "subsets", "endpoints", "ports"] {
                 if let Some(v) = want.get(k) {
                     fixed[k] = v.clone();
                 }
@@ -108,12 +120,15 @@ pub async fn run(state: Shared, listen: SocketAddr) {
         tracing::warn!("no non-loopback address to advertise; the kubernetes Endpoints are not written");
     }
     loop {
-        if let Err(e) = ensure(&state, "services", service(listen.port())).await {
+        if let Err(e) = ensure(&state, "", "v1", "services", service(listen.port())).await {
             tracing::warn!(error = %e, "reconciling the kubernetes Service");
         }
         if let Some(ip) = ip {
-            if let Err(e) = ensure(&state, "endpoints", endpoints(ip, listen.port())).await {
+            if let Err(e) = ensure(&state, "", "v1", "endpoints", endpoints(ip, listen.port())).await {
                 tracing::warn!(error = %e, "reconciling the kubernetes Endpoints");
+            }
+            if let Err(e) = ensure(&state, "discovery.k8s.io", "v1", "endpointslices", endpoint_slice(ip, listen.port())).await {
+                tracing::warn!(error = %e, "reconciling the kubernetes EndpointSlice");
             }
         }
         tokio::time::sleep(INTERVAL).await;
@@ -136,6 +151,9 @@ mod tests {
         assert_eq!(e["subsets"][0]["addresses"][0]["ip"], "10.0.0.5");
         assert!(matches(&e, &e.clone()));
         assert!(!matches(&endpoints("10.0.0.6".parse().unwrap(), 6443), &e));
+        let s = endpoint_slice("10.0.0.5".parse().unwrap(), 6443);
+        assert!(matches(&s, &s.clone()));
+        assert!(!matches(&endpoint_slice("10.0.0.5".parse().unwrap(), 7443), &s));
     }
 
     #[test]
