@@ -189,6 +189,9 @@ fn real_node_mounts_a_working_token() {
     let ca = std::fs::read_to_string(c.dir.path().join("pki/ca.crt")).unwrap();
     assert_eq!(c.ok(&["exec", "sa-pod", "--", "cat", &format!("{dir}/ca.crt")]), ca);
     assert!(authenticates(&c, &token));
+    // In-cluster configuration finds the API server through the `kubernetes` Service.
+    let env = c.ok(&["exec", "sa-pod", "--", "env"]);
+    assert!(env.lines().any(|l| l == "KUBERNETES_SERVICE_HOST=10.96.0.1") && env.lines().any(|l| l == "KUBERNETES_SERVICE_PORT=443"), "{env}");
     // The mount is read-only.
     let err = c.fails(&["exec", "sa-pod", "--", "sh", "-c", &format!("echo x > {dir}/token")]);
     assert!(err.to_lowercase().contains("read-only"), "{err}");
