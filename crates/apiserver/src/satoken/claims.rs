@@ -26,6 +26,29 @@ pub struct Subject {
     pub pod: Option<Ref>,
     pub secret: Option<Ref>,
     pub node: Option<Ref>,
+    /// The token's id (`jti`), when it has one.
+    pub jti: Option<String>,
+}
+
+/// upstream's `user.Info` extra for a service-account token (pod, node and credential id),
+/// ready for the user's `extra` map once berth's `User` carries one.
+pub fn extra(s: &Subject) -> std::collections::BTreeMap<String, Vec<String>> {
+    let mut out = std::collections::BTreeMap::new();
+    let mut put = |k: &str, v: &str| {
+        out.insert(format!("authentication.kubernetes.io/{k}"), vec![v.to_string()]);
+    };
+    if let Some(p) = &s.pod {
+        put("pod-name", &p.name);
+        put("pod-uid", &p.uid);
+    }
+    if let Some(n) = &s.node {
+        put("node-name", &n.name);
+        put("node-uid", &n.uid);
+    }
+    if let Some(j) = &s.jti {
+        put("credential-id", &format!("JTI={j}"));
+    }
+    out
 }
 
 fn ref_json(r: &Ref) -> Value {
@@ -100,7 +123,8 @@ pub fn validate(c: &Value, now: i64, audiences: &[&str]) -> Result<Subject, Stri
     if c.get("sub").and_then(Value::as_str) != Some(sub.as_str()) {
         return Err("subject does not match the service account".into());
     }
-    Ok(Subject { namespace, service_account: Some(sa), pod: get_ref(k.get("pod")), secret: get_ref(k.get("secret")), node: get_ref(k.get("node")) })
+    let jti = c.get("jti").and_then(Value::as_str).map(str::to_string);
+    Ok(Subject { namespace, service_account: Some(sa), pod: get_ref(k.get("pod")), secret: get_ref(k.get("secret")), node: get_ref(k.get("node")), jti })
 }
 
 #[cfg(test)]
@@ -139,7 +163,13 @@ mod tests {
     #[test]
     fn validates_time_issuer_audience_and_subject() {
         let (c, _) = build(&subject(true), &[ISSUER.to_string()], 1000, 600, "j");
-        assert_eq!(validate(&c, 1000, &[ISSUER]).unwrap(), subject(true));
+        let got = validate(&c, 1000, &[ISSUER]).unwrap();
+        assert_eq!(got, Subject { jti: Some("j".into()), ..subject(true) });
+        let x = extra(&got);
+        assert_eq!(x["authentication.kubernetes.io/pod-name"], ["p"]);
+        assert_eq!(x["authentication.kubernetes.io/pod-uid"], ["p-uid"]);
+        assert_eq!(x["authentication.kubernetes.io/credential-id"], ["JTI=j"]);
+        assert!(!x.contains_key("authentication.kubernetes.io/node-name"));
         assert_eq!(validate(&c, 1600, &[ISSUER]).unwrap_err(), "token has expired");
         assert_eq!(validate(&c, 999, &[ISSUER]).unwrap_err(), "token is not valid yet");
         assert!(validate(&c, 1000, &["other"]).is_err());

@@ -167,6 +167,9 @@ pub async fn authenticate(state: &Shared, token: &str) -> Option<User> {
             return None;
         }
     }
+    // upstream also puts these in the user's `extra`; berth's User has no extra map yet, so
+    // they are only traced.
+    tracing::debug!(namespace = %s.namespace, service_account = %sa.name, extra = ?claims::extra(&s), "service account token accepted");
     Some(User {
         name: format!("system:serviceaccount:{}:{}", s.namespace, sa.name),
         uid: sa.uid.clone(),
