@@ -15,6 +15,7 @@ mod node_restriction;
 mod objects;
 pub mod pki;
 mod probe;
+mod rbac;
 mod request;
 mod rest;
 mod server;
