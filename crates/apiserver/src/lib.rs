@@ -14,6 +14,7 @@ mod namespaces;
 mod node_restriction;
 mod objects;
 pub mod pki;
+pub mod users;
 mod probe;
 mod rbac;
 mod request;
