@@ -69,7 +69,7 @@ pub fn rule_allows(a: &Attributes, rule: &Rule) -> bool {
     let combined = if a.subresource.is_empty() { a.resource.clone() } else { format!("{}/{}", a.resource, a.subresource) };
     has(&rule.api_groups, &a.api_group)
         && resource_matches(rule, &combined, &a.subresource)
-        && (rule.resource_names.is_empty() || rule.resource_names.iter().any(|n| *n == a.name))
+        && (rule.resource_names.is_empty() || rule.resource_names.contains(&a.name))
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
