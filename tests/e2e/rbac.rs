@@ -58,8 +58,21 @@ fn rbac_grants_bindings_to_service_accounts_and_minted_users() {
     );
     let (_, who, _) = as_user(&c, &kc, &["auth", "whoami"]);
     assert!(who.contains("alice") && who.contains("[devs system:authenticated]"), "{who}");
+    // The admin asks about alice with a SubjectAccessReview.
+    let sar = c.manifest(
+        "sar.yaml",
+        "apiVersion: authorization.k8s.io/v1\nkind: SubjectAccessReview\nspec:\n  user: alice\n  resourceAttributes: {namespace: default, verb: list, resource: pods}\n",
+    );
+    assert_eq!(c.ok(&["create", "-f", &sar, "-o", "jsonpath={.status.allowed}"]), "false");
     c.ok(&["create", "rolebinding", "alice-view", "--clusterrole=view", "--user=alice"]);
     assert!(eventually(Duration::from_secs(10), || as_user(&c, &kc, &["get", "pods"]).0));
+    assert_eq!(
+        c.ok(&["create", "-f", &sar, "-o", "jsonpath={.status.reason}"]),
+        r#"RBAC: allowed by RoleBinding "alice-view/default" of ClusterRole "view" to User "alice""#
+    );
+    let (_, list, _) = as_user(&c, &kc, &["auth", "can-i", "--list"]);
+    assert!(list.lines().any(|l| l.starts_with("pods ") && l.ends_with("[get list watch]")), "{list}");
+    assert!(list.contains("selfsubjectaccessreviews.authorization.k8s.io"), "{list}");
     let (ok, _, err) = as_user(&c, &kc, &["get", "pods", "-n", "kube-system"]);
     assert!(!ok && err.contains(r#"in the namespace "kube-system""#), "{err}");
     let (ok, _, err) = as_user(&c, &kc, &["get", "pods", "--as=bob"]);

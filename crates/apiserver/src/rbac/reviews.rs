@@ -75,7 +75,7 @@ fn spec_attributes(user: Arc<User>, spec: &Value) -> Result<Attributes, StatusEr
 
 /// upstream's SubjectAccessReviewStatus for `a`.
 async fn access_status(state: &Shared, a: &Attributes) -> Result<Value, StatusError> {
-    Ok(match authz::decide(&state.authz, state, a).await? {
+    let mut status = match authz::decide(&state.authz, state, a).await? {
         Decision::Allow => {
             // RBAC explains its allows; system:masters and the Node authorizer give no reason.
             let reason = match state.rbac.read(|p| p.authorize(a)) {
@@ -86,7 +86,12 @@ async fn access_status(state: &Shared, a: &Attributes) -> Result<Value, StatusEr
         }
         Decision::Deny(r) => json!({"allowed": false, "denied": true, "reason": r}),
         Decision::NoOpinion(r) => json!({"allowed": false, "reason": r}),
-    })
+    };
+    // `reason` is omitempty upstream.
+    if status["reason"] == "" {
+        status.as_object_mut().expect("built as an object").remove("reason");
+    }
+    Ok(status)
 }
 
 fn resource_rule(r: &Rule) -> Value {
