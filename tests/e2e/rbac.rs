@@ -1,7 +1,7 @@
 //! RBAC as a new user meets it: `kubectl auth can-i` (impersonating a ServiceAccount) and
 //! `kubectl auth whoami`; a user minted with `berth kubeconfig` gets upstream's 403, then
 //! reads pods once `kubectl create rolebinding --clusterrole=view` grants it; ClusterRole
-//! aggregation; the admin unaffected.
+//! privilege-escalation prevention; aggregation; the admin unaffected.
 
 use std::process::Command;
 use std::time::Duration;
@@ -77,6 +77,18 @@ fn rbac_grants_bindings_to_service_accounts_and_minted_users() {
     assert!(!ok && err.contains(r#"in the namespace "kube-system""#), "{err}");
     let (ok, _, err) = as_user(&c, &kc, &["get", "pods", "--as=bob"]);
     assert!(!ok && err.contains(r#"users "bob" is forbidden: User "alice" cannot impersonate resource "users" in API group "" at the cluster scope"#), "{err}");
+
+    // Escalation prevention: a namespace admin may hand out view, not cluster-admin.
+    c.ok(&["create", "rolebinding", "alice-admin", "--clusterrole=admin", "--user=alice"]);
+    assert!(eventually(Duration::from_secs(10), || as_user(&c, &kc, &["create", "rolebinding", "bob-view", "--clusterrole=view", "--user=bob"]).0));
+    let (ok, _, err) = as_user(&c, &kc, &["create", "rolebinding", "alice-root", "--clusterrole=cluster-admin", "--user=alice"]);
+    assert!(!ok, "binding cluster-admin must be refused");
+    assert!(
+        err.contains(r#"rolebindings.rbac.authorization.k8s.io "alice-root" is forbidden: user "alice" (groups=["devs" "system:authenticated"]) is attempting to grant RBAC permissions not currently held:"#),
+        "{err}"
+    );
+    let (ok, _, err) = as_user(&c, &kc, &["create", "role", "everything", "--verb=*", "--resource=nodes"]);
+    assert!(!ok && err.contains("is attempting to grant RBAC permissions not currently held"), "{err}");
 
     // Aggregation: a labelled ClusterRole's rules show up in view's (and so edit's).
     c.ok(&["create", "clusterrole", "widget-reader", "--verb=get", "--resource=configmaps", "--resource-name=special"]);

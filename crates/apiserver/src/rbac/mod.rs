@@ -4,6 +4,7 @@
 pub mod aggregate;
 pub mod bootstrap;
 pub mod cache;
+pub mod escalation;
 pub mod impersonate;
 pub mod reviews;
 pub mod rules;
