@@ -85,13 +85,16 @@ pub async fn sync(state: &Shared) -> Result<Revision, StatusError> {
         .list(PREFIX, ListOptions { revision: Some(rev), ..Default::default() })
         .await
         .map_err(|e| StatusError::internal(e.to_string()))?;
-    *state.rbac.policy.write().expect("rbac cache lock") = Policy::default();
-    state.rbac.cluster_roles.lock().expect("rbac cache lock").clear();
+    // Build aside and swap, so a re-list never shows requests an empty policy.
+    let fresh = Cache::default();
     for kv in &listed.items {
         if let Ok(obj) = decode(kv) {
-            state.rbac.apply(plural_of(&kv.key), &obj, false, kv.mod_revision);
+            fresh.apply(plural_of(&kv.key), &obj, false, kv.mod_revision);
         }
     }
+    let Cache { policy, cluster_roles } = fresh;
+    *state.rbac.policy.write().expect("rbac cache lock") = policy.into_inner().expect("rbac cache lock");
+    *state.rbac.cluster_roles.lock().expect("rbac cache lock") = cluster_roles.into_inner().expect("rbac cache lock");
     Ok(listed.revision)
 }
 
