@@ -14,6 +14,7 @@ mod gc;
 mod kube_client;
 mod node_auth;
 mod pod_io;
+mod rbac;
 mod statefulset;
 mod statefulset_rules;
 mod statefulset_sim;

@@ -137,6 +137,15 @@ fn token_requests_issue_tokens_that_authenticate_until_revoked() {
     let token = c.ok(&["create", "token", "default", "--duration=10m"]).trim().to_string();
     assert_eq!(token.split('.').count(), 3, "a JWT: {token}");
     assert!(authenticates(&c, &token));
+    let who = with_token(&c, &token, &["auth", "whoami", "-o", "json"]);
+    let who: serde_json::Value = serde_json::from_slice(&who.stdout).unwrap();
+    assert_eq!(who["status"]["userInfo"]["username"], "system:serviceaccount:default:default");
+    assert_eq!(who["status"]["userInfo"]["groups"], json!(["system:serviceaccounts", "system:serviceaccounts:default", "system:authenticated"]));
+    // RBAC: the account may not list pods until granted `view`.
+    let err = String::from_utf8_lossy(&with_token(&c, &token, &["get", "pods"]).stderr).to_string();
+    assert!(err.contains(r#"User "system:serviceaccount:default:default" cannot list resource "pods" in API group "" in the namespace "default""#), "{err}");
+    c.ok(&["create", "rolebinding", "sa-view", "--clusterrole=view", "--serviceaccount=default:default"]);
+    assert!(eventually(WAIT, || with_token(&c, &token, &["get", "pods"]).status.success()));
 
     // Forged: the claims of another account under the same signature.
     let parts: Vec<&str> = token.split('.').collect();

@@ -116,7 +116,7 @@ fn quote_csv(s: &str) -> String {
     format!("\"{}\"", s.replace('"', "\"\""))
 }
 
-fn format_line(token: &str, u: &User) -> String {
+pub(crate) fn format_line(token: &str, u: &User) -> String {
     let groups: Vec<&str> = u.groups.iter().map(String::as_str).filter(|g| *g != AUTHENTICATED_GROUP).collect();
     format!("{token},{},{},{}", u.name, u.uid, quote_csv(&groups.join(",")))
 }

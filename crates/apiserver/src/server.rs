@@ -73,6 +73,7 @@ pub async fn start(cfg: ServerConfig) -> Result<RunningServer, String> {
         admin_token: pki.admin_token.clone(),
         authn: crate::authn::TokenAuthenticator::new(pki.admin_token.clone(), &cfg.data_dir.join("pki")),
         authz: crate::authz::default_chain(),
+        rbac: Default::default(),
         ready: Default::default(),
         ip_alloc: Default::default(),
         decoded: Default::default(),
@@ -80,6 +81,7 @@ pub async fn start(cfg: ServerConfig) -> Result<RunningServer, String> {
         sa_key: crate::satoken::jwt::SigningKey::load_or_create(&cfg.data_dir.join("pki"))?,
     });
     crate::namespaces::bootstrap(&state).await.map_err(|e| e.to_string())?;
+    crate::rbac::start(&state).await.map_err(|e| e.to_string())?;
     state.ready.store(true, Ordering::SeqCst);
     tokio::spawn(crate::namespaces::run_lifecycle(state.clone()));
     tokio::spawn(crate::kubernetes_service::run(state.clone(), local_addr));
@@ -166,8 +168,14 @@ async fn serve_authorized(state: Shared, local_addr: SocketAddr, req: Request<In
         return dispatch(state, local_addr, req).await;
     }
     let user = Arc::new(authenticate(&state, &req).await.ok_or_else(StatusError::unauthorized)?);
+    let user = crate::rbac::impersonate::apply(&state, user, req.headers()).await?;
     let attrs = crate::authz::from_request(user.clone(), req.method().as_str(), &path, req.uri().query());
     crate::authz::authorize(&state.authz, &state, &attrs).await?;
+    if crate::rbac::reviews::review_of(&path).is_some() {
+        let (parts, body) = req.into_parts();
+        let body = axum::body::to_bytes(Body::new(body), MAX_BODY).await.map_err(|e| StatusError::bad_request(e.to_string()))?;
+        return crate::rbac::reviews::handle(&state, user, &path, &parts.method, &parts.headers, &body).await;
+    }
     crate::authn::REQUEST_USER.scope(user, dispatch(state, local_addr, req)).await
 }
 

@@ -16,6 +16,8 @@ pub struct ApiState {
     pub authn: crate::authn::TokenAuthenticator,
     /// The authorizer chain every non-public request goes through.
     pub authz: Vec<Box<dyn crate::authz::Authorizer>>,
+    /// Roles and bindings in memory, kept current from the store's watch.
+    pub rbac: crate::rbac::Cache,
     /// Set once bootstrap (default namespaces) has finished; `/readyz` reports it.
     pub ready: AtomicBool,
     /// Serializes cluster-IP allocation so two creates never pick the same address.

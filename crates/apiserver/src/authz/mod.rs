@@ -13,7 +13,7 @@ use berth_api::StatusError;
 
 pub use attributes::{from_request, Attributes};
 
-use crate::authn::{AUTHENTICATED_GROUP, MASTERS_GROUP};
+use crate::authn::MASTERS_GROUP;
 use crate::state::Shared;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -59,42 +59,30 @@ impl Authorizer for NodeAuthorizer {
     }
 }
 
-/// What upstream's default RBAC bindings give every authenticated user without any role:
-/// `system:discovery` and `system:public-info-viewer` (GET of discovery, OpenAPI, version and
-/// health paths). Until RBAC exists this link stands in for that part of it.
-pub struct DefaultDiscovery;
-
-fn discovery_path(path: &str) -> bool {
-    let exact = ["/api", "/apis", "/openapi", "/version", "/version/", "/livez", "/readyz", "/healthz"];
-    let prefixes = ["/api/", "/apis/", "/openapi/", "/livez/", "/readyz/", "/healthz/"];
-    exact.contains(&path) || prefixes.iter().any(|p| path.starts_with(p))
-}
-
-#[async_trait]
-impl Authorizer for DefaultDiscovery {
-    async fn authorize(&self, _: &Shared, a: &Attributes) -> Result<Decision, StatusError> {
-        let allowed = !a.resource_request && a.verb == "get" && a.user.in_group(AUTHENTICATED_GROUP) && discovery_path(&a.path);
-        Ok(if allowed { Decision::Allow } else { Decision::NoOpinion(String::new()) })
-    }
-}
-
 /// The server's chain.
 pub fn default_chain() -> Vec<Box<dyn Authorizer>> {
-    vec![Box::new(PrivilegedGroups), Box::new(NodeAuthorizer), Box::new(DefaultDiscovery)]
+    vec![Box::new(PrivilegedGroups), Box::new(NodeAuthorizer), Box::new(crate::rbac::RbacAuthorizer)]
+}
+
+/// Run the chain to a decision (the access reviews report it as is).
+pub async fn decide(chain: &[Box<dyn Authorizer>], state: &Shared, a: &Attributes) -> Result<Decision, StatusError> {
+    let mut reasons = Vec::new();
+    for link in chain {
+        match link.authorize(state, a).await? {
+            Decision::NoOpinion(r) if !r.is_empty() => reasons.push(r),
+            Decision::NoOpinion(_) => {}
+            d => return Ok(d),
+        }
+    }
+    Ok(Decision::NoOpinion(reasons.join("\n")))
 }
 
 /// Run the chain; `Err` is the 403 to answer (or an internal error of a lookup).
 pub async fn authorize(chain: &[Box<dyn Authorizer>], state: &Shared, a: &Attributes) -> Result<(), StatusError> {
-    let mut reasons = Vec::new();
-    for link in chain {
-        match link.authorize(state, a).await? {
-            Decision::Allow => return Ok(()),
-            Decision::Deny(r) => return Err(forbidden(a, &r)),
-            Decision::NoOpinion(r) if !r.is_empty() => reasons.push(r),
-            Decision::NoOpinion(_) => {}
-        }
+    match decide(chain, state, a).await? {
+        Decision::Allow => Ok(()),
+        Decision::Deny(r) | Decision::NoOpinion(r) => Err(forbidden(a, &r)),
     }
-    Err(forbidden(a, &reasons.join("\n")))
 }
 
 /// upstream's `responsewriters.Forbidden` text: `User "u" cannot <verb> resource "r[/sub]" in
@@ -129,7 +117,7 @@ mod tests {
     use std::sync::Arc;
 
     use super::*;
-    use crate::authn::{User, NODES_GROUP};
+    use crate::authn::{User, AUTHENTICATED_GROUP, NODES_GROUP};
 
     fn node_user() -> Arc<User> {
         Arc::new(User { name: "system:node:node-1".into(), uid: String::new(), groups: vec![NODES_GROUP.into(), AUTHENTICATED_GROUP.into()] })
@@ -155,12 +143,5 @@ mod tests {
         let a = from_request(node_user(), "GET", "/metrics", None);
         assert_eq!(forbidden(&a, "").message, r#"forbidden: User "system:node:node-1" cannot get path "/metrics""#);
         assert_eq!(forbidden(&a, "").code, 403);
-    }
-
-    #[test]
-    fn discovery_paths() {
-        assert!(discovery_path("/api/v1"));
-        assert!(discovery_path("/openapi/v3/apis/apps/v1"));
-        assert!(!discovery_path("/metrics"));
     }
 }

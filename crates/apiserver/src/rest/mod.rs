@@ -2,7 +2,7 @@
 //! and ask `berth_api` (defaults, validation, printers, patch) and [`crate::strategy`] for
 //! anything kind-specific.
 
-mod body;
+pub(crate) mod body;
 mod containers;
 mod delete;
 mod endpoints;
