@@ -45,6 +45,9 @@ pub async fn admit_create(state: &Shared, info: &ResourceInfo, obj: &mut Value) 
     if (info.group, info.kind) == ("", "Service") {
         allocate_cluster_ip(state, obj).await?;
     }
+    if (info.group, info.kind) == ("", "Pod") {
+        crate::toleration_admission::admit_pod(obj, state.toleration_defaults);
+    }
     crate::storage_admission::admit_create(state, info.group, info.kind, obj).await
 }
 

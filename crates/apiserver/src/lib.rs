@@ -19,6 +19,7 @@ mod state;
 mod storage_admission;
 mod strategy;
 mod table;
+pub mod toleration_admission;
 mod watch;
 
 pub use pki::Pki;

@@ -30,6 +30,8 @@ pub struct ServerConfig {
     /// Where `pki/` lives.
     pub data_dir: PathBuf,
     pub store: Arc<dyn Store>,
+    /// Seconds of the tolerations the DefaultTolerationSeconds admission adds to pods.
+    pub toleration_defaults: crate::toleration_admission::TolerationDefaults,
 }
 
 pub struct RunningServer {
@@ -75,6 +77,7 @@ pub async fn start(cfg: ServerConfig) -> Result<RunningServer, String> {
         ip_alloc: Default::default(),
         decoded: Default::default(),
         kubelet_tls: Arc::new(pki.kubelet_client_tls_config()?),
+        toleration_defaults: cfg.toleration_defaults,
     });
     crate::namespaces::bootstrap(&state).await.map_err(|e| e.to_string())?;
     state.ready.store(true, Ordering::SeqCst);

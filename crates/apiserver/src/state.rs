@@ -20,6 +20,8 @@ pub struct ApiState {
     pub decoded: crate::decoded::DecodedCache,
     /// TLS towards kubelets (logs, exec): the cluster CA and the kubelet client certificate.
     pub kubelet_tls: Arc<rustls::ClientConfig>,
+    /// DefaultTolerationSeconds admission settings.
+    pub toleration_defaults: crate::toleration_admission::TolerationDefaults,
 }
 
 pub type Shared = Arc<ApiState>;

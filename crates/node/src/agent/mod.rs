@@ -37,6 +37,8 @@ pub struct AgentConfig {
     /// The cluster CA directory (`ca.crt`, `ca.key`) for the kubelet API's TLS; `None` serves
     /// no kubelet API.
     pub pki_dir: Option<PathBuf>,
+    /// The node Lease's duration in seconds (renewed every quarter of it).
+    pub lease_duration_seconds: i32,
 }
 
 /// What every pod worker of the node shares.
@@ -87,6 +89,7 @@ pub fn node_config(cfg: &AgentConfig, kubelet_port: u16) -> SimNodeConfig {
     n.simulated = false;
     n.runtime_scheme = "berth".into();
     n.kubelet_port = kubelet_port as i32;
+    n.lease_duration_seconds = cfg.lease_duration_seconds;
     n.cpu = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1).to_string();
     if let Some(kb) = first_line_value("/proc/meminfo", "MemTotal:").and_then(|v| v.trim_end_matches("kB").trim().parse::<u64>().ok()) {
         n.memory = format!("{kb}Ki");

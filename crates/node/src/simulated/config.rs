@@ -110,6 +110,9 @@ pub struct SimNodeConfig {
     /// How long containers stay `ContainerCreating` when the pod has no
     /// `sim.berth.dev/startup-delay` annotation. Zero: they start on the next step.
     pub default_startup_delay: Duration,
+    /// The node Lease's `leaseDurationSeconds` (kubelet `--node-lease-duration-seconds`, 40);
+    /// the Lease is renewed every quarter of it.
+    pub lease_duration_seconds: i32,
 }
 
 impl SimNodeConfig {
@@ -134,6 +137,7 @@ impl SimNodeConfig {
             labels: BTreeMap::new(),
             taints: Vec::new(),
             default_startup_delay: Duration::ZERO,
+            lease_duration_seconds: super::node::NODE_LEASE_DURATION_SECONDS,
         }
     }
 }

@@ -14,19 +14,21 @@ use crate::simulated::lease;
 /// A quarter of the lease duration (40 s), as the kubelet renews.
 pub const LEASE_RENEW_INTERVAL: Duration = Duration::from_secs(10);
 
-/// Create or renew the Lease every `LEASE_RENEW_INTERVAL`; after a failure retry with
+/// Create or renew the Lease every quarter of `duration_seconds` (`LEASE_RENEW_INTERVAL` for
+/// the default 40 s); after a failure retry with
 /// back-off (200 ms doubling to 7 s, upstream's `maxBackoff`), re-reading the Lease. Never
 /// returns.
-pub(super) async fn keep_lease_renewed(leases: &Api<Lease>, node_name: &str, owner: Option<OwnerReference>) {
+pub(super) async fn keep_lease_renewed(leases: &Api<Lease>, node_name: &str, owner: Option<OwnerReference>, duration_seconds: i32) {
+    let interval = Duration::from_millis(duration_seconds.max(1) as u64 * 250);
     let mut backoff = Backoff::new(Duration::from_millis(200), Duration::from_secs(7));
     // The Lease as last written; renewals PUT it with a new renewTime without reading first.
     let mut latest: Option<Lease> = None;
     loop {
-        match renew(leases, node_name, owner.as_ref(), latest.take()).await {
+        match renew(leases, node_name, owner.as_ref(), latest.take(), duration_seconds).await {
             Ok(l) => {
                 latest = Some(l);
                 backoff.reset();
-                tokio::time::sleep(LEASE_RENEW_INTERVAL).await;
+                tokio::time::sleep(interval).await;
             }
             Err(e) => {
                 let wait = backoff.next();
@@ -42,6 +44,7 @@ async fn renew(
     node_name: &str,
     owner: Option<&OwnerReference>,
     latest: Option<Lease>,
+    duration_seconds: i32,
 ) -> Result<Lease, kube::Error> {
     let pp = PostParams::default();
     let current = match latest {
@@ -51,11 +54,18 @@ async fn renew(
             None => {
                 let mut new = lease(node_name, node_name, Utc::now());
                 new.metadata.owner_references = owner.map(|o| vec![o.clone()]);
+                if let Some(spec) = new.spec.as_mut() {
+                    spec.lease_duration_seconds = Some(duration_seconds);
+                }
                 return leases.create(&pp, &new).await;
             }
         },
     };
-    leases.replace(node_name, &pp, &renewed(current, node_name, owner, Utc::now())).await
+    let mut l = renewed(current, node_name, owner, Utc::now());
+    if let Some(spec) = l.spec.as_mut() {
+        spec.lease_duration_seconds = Some(duration_seconds);
+    }
+    leases.replace(node_name, &pp, &l).await
 }
 
 /// `current` renewed at `now`: this node holds it, with the kubelet's duration and a new
