@@ -11,6 +11,7 @@ mod durability;
 mod real_node;
 mod gc;
 mod kube_client;
+mod node_lifecycle;
 mod pod_io;
 mod statefulset;
 mod statefulset_rules;

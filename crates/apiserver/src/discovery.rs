@@ -97,6 +97,7 @@ pub fn resource_list(group: &str, version: &str) -> Result<Value, StatusError> {
                 "status" => (r.kind, "", "", &["get", "patch", "update"]),
                 "scale" => ("Scale", "autoscaling", "v1", &["get", "patch", "update"]),
                 "binding" => ("Binding", "", "", &["create"]),
+                "eviction" => ("Eviction", "policy", "v1", &["create"]),
                 "finalize" => (r.kind, "", "", &["update"]),
                 "log" => (r.kind, "", "", &["get"]),
                 "exec" => ("PodExecOptions", "", "", &["create", "get"]),

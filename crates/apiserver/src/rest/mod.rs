@@ -6,6 +6,7 @@ mod body;
 mod containers;
 mod delete;
 mod endpoints;
+mod eviction;
 mod forward;
 mod exec;
 mod kubelet;
@@ -74,6 +75,7 @@ pub async fn handle(
         (Method::GET, true, Some("scale")) => scale::get(&state, &rp).await,
         (Method::POST, false, None) => write::create(&state, &rp, &query, headers, body).await,
         (Method::POST, true, Some("binding")) => write::bind(&state, &rp, &query, headers, body).await,
+        (Method::POST, true, Some("eviction")) => eviction::create(&state, &rp, &query, headers, body).await,
         (Method::PUT, true, None | Some("status") | Some("finalize")) => {
             write::update(&state, &rp, &query, headers, body).await
         }
