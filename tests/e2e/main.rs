@@ -12,6 +12,7 @@ mod real_node;
 mod gc;
 mod kube_client;
 mod node_lifecycle;
+mod node_lifecycle_real;
 mod pod_io;
 mod statefulset;
 mod statefulset_rules;
