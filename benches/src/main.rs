@@ -10,6 +10,7 @@ mod creates;
 mod disk;
 mod dns;
 mod fixedload;
+mod nodeloss;
 mod pvbind;
 mod report;
 mod stats;
@@ -27,7 +28,7 @@ use child::{Berth, TempDir};
 use client::Result;
 use report::Report;
 
-const ALL: [&str; 10] = ["coldstart", "rss", "disk", "creates", "fixedload", "watch", "pvbind", "dns", "sts-ordered", "sts-parallel"];
+const ALL: [&str; 11] = ["coldstart", "rss", "disk", "creates", "fixedload", "watch", "pvbind", "dns", "sts-ordered", "sts-parallel", "nodeloss"];
 
 #[derive(Parser)]
 #[command(name = "berth-bench", about = "Benchmark `berth up`: cold start, RSS, durable creates, fixed-load latency, watch fan-out")]
@@ -36,7 +37,7 @@ struct Cli {
     #[arg(long, default_value = "target/release/berth")]
     berth: PathBuf,
     /// Run only these measurements (comma-separated or repeated): coldstart, rss, disk,
-    /// creates, fixedload, watch, pvbind, dns, sts-ordered, sts-parallel.
+    /// creates, fixedload, watch, pvbind, dns, sts-ordered, sts-parallel, nodeloss.
     #[arg(long, value_delimiter = ',')]
     only: Vec<String>,
     /// A short smoke run: few cold starts, 1 s load phases, 20 watchers.
@@ -163,6 +164,13 @@ async fn run(cli: &Cli, report: &mut Report) -> Result<()> {
         }
         b.stop().await;
         outcome?;
+    }
+    if cli.wants("nodeloss") {
+        let short = ["--node-monitor-grace-period", "4s", "--node-monitor-period", "500ms"];
+        nodeloss::run(&berth, report, "grace 4 s, lease 2 s", &short, "2").await?;
+        if !q {
+            nodeloss::run(&berth, report, "upstream defaults: grace 50 s, lease 40 s", &[], "40").await?;
+        }
     }
     if cli.wants("sts-ordered") || cli.wants("sts-parallel") {
         let started = std::time::Instant::now();
