@@ -47,7 +47,7 @@ pub async fn create(state: &Shared, rp: &ResourcePath, q: &Query, headers: &Head
             let cond = json!({"type": "DisruptionTarget", "status": "True", "reason": "EvictionByEvictionAPI",
                 "message": "Eviction API: evicting", "lastTransitionTime": now});
             let status = pod.as_object_mut().expect("a pod is an object").entry("status").or_insert_with(|| json!({}));
-            let conditions = status.as_object_mut().and_then(|s| Some(s.entry("conditions").or_insert_with(|| json!([])))).and_then(Value::as_array_mut);
+            let conditions = status.as_object_mut().map(|s| s.entry("conditions").or_insert_with(|| json!([]))).and_then(Value::as_array_mut);
             if let Some(cs) = conditions {
                 cs.retain(|c| c["type"] != "DisruptionTarget");
                 cs.push(cond);
