@@ -11,6 +11,7 @@ mod durability;
 mod real_node;
 mod gc;
 mod kube_client;
+mod node_failover_real;
 mod node_lifecycle;
 mod node_lifecycle_real;
 mod pod_io;

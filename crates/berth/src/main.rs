@@ -93,10 +93,29 @@ struct ServerArgs {
     /// renew every quarter of it. Keep it below `--node-monitor-grace-period`.
     #[arg(long, default_value_t = 40, value_name = "SECONDS")]
     node_lease_duration_seconds: i32,
+    /// Automatic failover (off by default): a node silent for this long plus
+    /// `--auto-failover-margin` is fenced and its StatefulSet pods force-deleted, so they are
+    /// recreated elsewhere; its own pods were killed by then by their sandbox watchdogs (the
+    /// nodes `berth up` starts get the same period). See the README's safety argument.
+    #[arg(long, value_name = "DURATION", value_parser = go_duration)]
+    auto_failover_after: Option<Duration>,
+    /// Safety margin of automatic failover: bounds the difference in elapsed-time measurement
+    /// between the node and the control plane plus the watchdog's reaction time.
+    #[arg(long, default_value = "10s", value_name = "DURATION", value_parser = go_duration)]
+    auto_failover_margin: Duration,
+}
+
+/// Flags `berth up` gives the node agents it starts.
+fn node_args(args: &ServerArgs) -> Vec<String> {
+    let mut out = vec!["--node-lease-duration-seconds".to_string(), args.node_lease_duration_seconds.to_string()];
+    if let Some(f) = args.auto_failover_after {
+        out.extend(["--auto-failover-after".to_string(), format!("{}ms", f.as_millis())]);
+    }
+    out
 }
 
 /// Durations as Go's `time.ParseDuration` reads them (`40s`, `1m30s`, `500ms`).
-fn go_duration(s: &str) -> Result<Duration, String> {
+pub(crate) fn go_duration(s: &str) -> Result<Duration, String> {
     berth_node::simulated::annotations::parse_go_duration(s)
 }
 
@@ -183,7 +202,7 @@ async fn run_control_plane(args: ServerArgs) -> Result<(), String> {
     wait_ready(&server).await?;
     let mut controllers = start_controllers(&server, &args, &data_dir).await?;
     controllers.extend(start_service_networking(&server, &args, &data_dir).await?);
-    let nodes = node_cmd::start_nodes(args.nodes, &data_dir, &server.url(), &args.cluster_cidr, args.node_lease_duration_seconds)?;
+    let nodes = node_cmd::start_nodes(args.nodes, &data_dir, &server.url(), &args.cluster_cidr, &node_args(&args))?;
     eprintln!("berth: ready in {} ms", started.elapsed().as_millis());
     // The one line on stdout, so scripts can `eval "$(berth up | head -1)"`-style consume it.
     println!("export KUBECONFIG={}", kubeconfig.display());
@@ -271,7 +290,11 @@ fn start_node_lifecycle(client: &kube::Client, args: &ServerArgs) -> Vec<tokio::
     let recorder = |component: &str| berth_runtime::EventRecorder::new(client.clone(), component);
     let mut tasks = Vec::new();
     if !disabled.contains(&Component::Nodelifecycle) {
-        let cfg = nodelifecycle::Config { grace_period: args.node_monitor_grace_period, monitor_period: args.node_monitor_period };
+        let cfg = nodelifecycle::Config {
+            grace_period: args.node_monitor_grace_period,
+            monitor_period: args.node_monitor_period,
+            auto_failover: args.auto_failover_after.map(|after| (after, args.auto_failover_margin)),
+        };
         tasks.push(nodelifecycle::runner::spawn(client.clone(), recorder(nodelifecycle::COMPONENT), cfg));
     }
     if !disabled.contains(&Component::Tainteviction) {

@@ -50,6 +50,11 @@ pub struct NodeArgs {
     /// quarter of it. Short values let a short `--node-monitor-grace-period` work.
     #[arg(long, default_value_t = 40, value_name = "SECONDS")]
     pub node_lease_duration_seconds: i32,
+    /// Self-fencing (real nodes): once no Lease renewal has succeeded for this long, every pod
+    /// of the node is killed by its sandbox's watchdog, even if this agent is frozen or dead.
+    /// Must equal the control plane's `--auto-failover-after`.
+    #[arg(long, value_name = "DURATION", value_parser = crate::go_duration)]
+    pub auto_failover_after: Option<std::time::Duration>,
 }
 
 /// Run the simulated node until SIGTERM/SIGINT.

@@ -20,6 +20,7 @@
 //!   and every pod on the node gets Ready=False (upstream `MarkPodsNotReady`, with a Warning
 //!   `NodeNotReady` `Node is not ready` event per pod). Not True → True: event `NodeReady`.
 
+mod failover;
 pub mod runner;
 #[cfg(test)]
 mod tests;
@@ -54,12 +55,37 @@ pub struct Config {
     pub grace_period: Duration,
     /// `--node-monitor-period`: how often every node is checked.
     pub monitor_period: Duration,
+    /// berth's automatic failover: (`--auto-failover-after`, `--auto-failover-margin`).
+    pub auto_failover: Option<(Duration, Duration)>,
 }
 
 impl Default for Config {
     fn default() -> Self {
-        Config { grace_period: Duration::from_secs(50), monitor_period: Duration::from_secs(5) }
+        Config { grace_period: Duration::from_secs(50), monitor_period: Duration::from_secs(5), auto_failover: None }
     }
+}
+
+/// The Lease annotation that fences a node (written with the Lease's resourceVersion, so it
+/// fails if the node renewed meanwhile); the node agent takes the Lease back only once its
+/// pods are dead. Same name as the node agent's `FENCED_ANNOTATION`.
+pub const FENCED_ANNOTATION: &str = "node.berth.dev/fenced-at";
+pub const REASON_FAILOVER: &str = "DeletionByAutoFailover";
+
+/// Automatic failover is due: the node has been silent for the fencing period plus the
+/// margin (by the controller's own clock, from when it saw the last heartbeat).
+pub fn failover_due(health: &Health, cfg: &Config, now: DateTime<Utc>) -> bool {
+    let Some((after, margin)) = cfg.auto_failover else { return false };
+    let silent = chrono::Duration::from_std(after + margin).unwrap_or(chrono::Duration::MAX);
+    health.lease_renew.is_some() && now > health.probe + silent
+}
+
+/// The pods failover force-deletes: those on `node` controlled by a StatefulSet (their
+/// identity is what must not run twice; the StatefulSet controller recreates them).
+pub fn failover_pods<'a>(pods: impl IntoIterator<Item = &'a Pod>, node: &str) -> Vec<&'a Pod> {
+    pods.into_iter()
+        .filter(|p| p.spec.as_ref().and_then(|s| s.node_name.as_deref()) == Some(node))
+        .filter(|p| p.metadata.owner_references.iter().flatten().any(|o| o.controller == Some(true) && o.kind == "StatefulSet"))
+        .collect()
 }
 
 /// What the controller remembers about one node between checks (upstream `nodeHealthData`).

@@ -16,7 +16,8 @@ use kube::runtime::watcher;
 use kube::ResourceExt;
 use tokio::sync::Notify;
 
-use super::{decide, observe, pod_marked_not_ready, Config, Health};
+use super::failover::{self, Fence};
+use super::{decide, failover_due, failover_pods, observe, pod_marked_not_ready, Config, Health};
 
 struct Controller {
     client: kube::Client,
@@ -91,6 +92,11 @@ impl Controller {
                 // Keep the previous Ready so the transition (and its events) is retried.
                 Err(e) => tracing::debug!(node = %name, error = %e, "node lifecycle update failed; retrying"),
             }
+            if failover_due(&h, &self.cfg, now) {
+                if let Err(e) = self.failover(&node, &h).await {
+                    tracing::warn!(node = %name, error = %e, "automatic failover failed; retrying");
+                }
+            }
             health.insert(name, h);
         }
     }
@@ -116,6 +122,24 @@ impl Controller {
             self.recorder.record(node_ref(node), EventType::Normal, "NodeReady", &format!("Node {name} status is now: NodeReady"));
         }
         Ok(())
+    }
+
+    /// Fence the silent node, then force-delete its StatefulSet pods (see `failover`).
+    async fn failover(&self, node: &Node, h: &Health) -> Result<(), String> {
+        let pods = self.pods.state();
+        let doomed = failover_pods(pods.iter().map(|p| &**p), &node.name_any());
+        if doomed.is_empty() {
+            return Ok(());
+        }
+        match failover::fence(&self.client, &node.name_any(), h).await? {
+            Fence::Renewed => Ok(()),
+            Fence::Fenced => {
+                let (after, margin) = self.cfg.auto_failover.unwrap_or_default();
+                let silent = format!("{}s", (after + margin).as_secs_f64());
+                self.recorder.record(node_ref(node), EventType::Warning, "NodeFenced", &format!("Node {} fenced: no heartbeat for {silent}", node.name_any()));
+                failover::delete_pods(&self.client, &self.recorder, node, &doomed, &silent).await
+            }
+        }
     }
 
     async fn mark_pods_not_ready(&self, node: &str, now: chrono::DateTime<chrono::Utc>) -> Result<(), String> {

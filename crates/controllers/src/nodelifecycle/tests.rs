@@ -21,7 +21,32 @@ fn node(ready: &str, heartbeat: u64, taints: serde_json::Value) -> Node {
 }
 
 fn cfg() -> Config {
-    Config { grace_period: Duration::from_secs(50), monitor_period: Duration::from_secs(5) }
+    Config { grace_period: Duration::from_secs(50), monitor_period: Duration::from_secs(5), auto_failover: None }
+}
+
+#[test]
+fn failover_is_due_after_the_fencing_period_plus_margin_and_only_with_a_lease() {
+    let n = node("True", 0, json!([]));
+    let lease: Lease = serde_json::from_value(json!({"metadata": {"name": "node-2"}, "spec": {"renewTime": "2027-01-15T08:00:00.000000Z"}})).unwrap();
+    let h = observe(None, &n, Some(&lease), at(0));
+    let on = Config { auto_failover: Some((Duration::from_secs(60), Duration::from_secs(10))), ..cfg() };
+    assert!(!failover_due(&h, &cfg(), at(1000)), "off by default");
+    assert!(!failover_due(&h, &on, at(70)));
+    assert!(failover_due(&h, &on, at(71)));
+    let no_lease = observe(None, &n, None, at(0));
+    assert!(!failover_due(&no_lease, &on, at(1000)));
+}
+
+#[test]
+fn failover_takes_only_the_nodes_statefulset_pods() {
+    let pod = |name: &str, node: &str, kind: &str| -> Pod {
+        serde_json::from_value(json!({"metadata": {"name": name, "ownerReferences": [{"apiVersion": "apps/v1", "kind": kind, "name": "x", "uid": "u", "controller": true}]},
+            "spec": {"nodeName": node, "containers": []}}))
+        .unwrap()
+    };
+    let pods = [pod("web-0", "node-2", "StatefulSet"), pod("web-1", "node-1", "StatefulSet"), pod("rs-x", "node-2", "ReplicaSet")];
+    let names: Vec<_> = failover_pods(&pods, "node-2").into_iter().map(|p| p.metadata.name.clone().unwrap()).collect();
+    assert_eq!(names, ["web-0"]);
 }
 
 fn taint_keys(ts: &[Taint]) -> Vec<(String, String)> {

@@ -113,6 +113,16 @@ pub struct SimNodeConfig {
     /// The node Lease's `leaseDurationSeconds` (kubelet `--node-lease-duration-seconds`, 40);
     /// the Lease is renewed every quarter of it.
     pub lease_duration_seconds: i32,
+    /// Self-fencing (real nodes with `--auto-failover-after`): where the heartbeat file goes
+    /// and the fencing period. `None`: no heartbeat file, nothing is ever fenced.
+    pub self_fence: Option<SelfFence>,
+}
+
+/// See `crate::process::fence`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SelfFence {
+    pub state_dir: std::path::PathBuf,
+    pub period: Duration,
 }
 
 impl SimNodeConfig {
@@ -138,6 +148,7 @@ impl SimNodeConfig {
             taints: Vec::new(),
             default_startup_delay: Duration::ZERO,
             lease_duration_seconds: super::node::NODE_LEASE_DURATION_SECONDS,
+            self_fence: None,
         }
     }
 }

@@ -73,7 +73,7 @@ pub async fn run_node(client: Client, cfg: &SimNodeConfig, pods: impl Future<Out
         let node = node_status::register(&nodes, cfg).await;
         let leases: Api<Lease> = Api::namespaced(client.clone(), NODE_LEASE_NAMESPACE);
         tokio::join!(
-            node_lease::keep_lease_renewed(&leases, &cfg.name, lease_owner_reference(&node), cfg.lease_duration_seconds),
+            node_lease::keep_lease_renewed(&leases, &cfg.name, lease_owner_reference(&node), cfg.lease_duration_seconds, cfg.self_fence.as_ref()),
             node_status::keep_status_fresh(&nodes, &cfg.name),
             pods,
         );
