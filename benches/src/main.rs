@@ -167,9 +167,11 @@ async fn run(cli: &Cli, report: &mut Report) -> Result<()> {
     }
     if cli.wants("nodeloss") {
         let short = ["--node-monitor-grace-period", "4s", "--node-monitor-period", "500ms"];
-        nodeloss::run(&berth, report, "grace 4 s, lease 2 s", &short, "2").await?;
+        nodeloss::run(&berth, report, "grace 4 s, lease 2 s", &short, "2", true).await?;
+        let failover = ["--node-monitor-grace-period", "4s", "--node-monitor-period", "500ms", "--auto-failover-after", "3s", "--auto-failover-margin", "2s"];
+        nodeloss::run(&berth, report, "auto-failover 3 s + 2 s, no force delete", &failover, "2", false).await?;
         if !q {
-            nodeloss::run(&berth, report, "upstream defaults: grace 50 s, lease 40 s", &[], "40").await?;
+            nodeloss::run(&berth, report, "upstream defaults: grace 50 s, lease 40 s", &[], "40", true).await?;
         }
     }
     if cli.wants("sts-ordered") || cli.wants("sts-parallel") {
