@@ -77,11 +77,13 @@ fn walkthrough_node_failure_on_real_nodes() {
     assert!(eventually(Duration::from_secs(30), || node_status(&c, "node-2") == "Ready"), "{}", c.ok(&["get", "nodes"]));
     assert!(eventually(Duration::from_secs(10), || field(&c, &["get", "node", "node-2"], "{.spec.taints}").is_empty()));
     assert!(
-        eventually(Duration::from_secs(60), || {
+        eventually(Duration::from_secs(120), || {
             field(&c, &["get", "pod", &pod(1)], "{.metadata.uid}") != uids[1] && pod_row(&c, &pod(1)).is_some_and(|r| r.0 == "1/1" && r.1 == "Running")
         }),
-        "{}",
-        c.ok(&["get", "pods", "-o", "wide"])
+        "{}\n{}\n{}",
+        c.ok(&["get", "pods", "-o", "wide"]),
+        c.ok(&["get", "nodes"]),
+        c.ok(&["get", "events", "--sort-by=.lastTimestamp"])
     );
     let wide = rows(&c.ok(&["get", "pods", "--no-headers", "-o", "wide"]));
     assert_eq!(wide.len(), 2, "{wide:?}");

@@ -16,9 +16,10 @@
 //!   `timeAdded`); a cordoned node gets `node.kubernetes.io/unschedulable:NoSchedule`. Ready
 //!   True removes them. Unlike upstream, NoExecute taints are not rate-limited per zone and
 //!   there is no "full disruption" mode: berth clusters are small and single-zone.
-//! - **Ready True → not True** (as the controller last saw it): Node event `NodeNotReady`,
-//!   and every pod on the node gets Ready=False (upstream `MarkPodsNotReady`, with a Warning
-//!   `NodeNotReady` `Node is not ready` event per pod). Not True → True: event `NodeReady`.
+//! - **Ready True → Unknown** (the controller's own change): Node event `NodeNotReady`, and
+//!   every pod on the node gets Ready=False (upstream `MarkPodsNotReady`, with a Warning
+//!   `NodeNotReady` `Node is not ready` event per pod), retried until it succeeds while the
+//!   node stays not Ready. `NodeReady` is the node agent's event, as the kubelet's.
 
 mod failover;
 pub mod runner;
@@ -96,8 +97,11 @@ pub struct Health {
     /// The heartbeats last seen: Ready's `lastHeartbeatTime`, the Lease's `renewTime`.
     pub heartbeat: Option<String>,
     pub lease_renew: Option<String>,
-    /// The Ready status last seen (`None`: never seen the node).
-    pub ready: Option<String>,
+    /// Whether the node was seen before (`RegisteredNode` is recorded once).
+    pub registered: bool,
+    /// Marking the node's pods not ready failed; retried while the node is not Ready
+    /// (upstream `nodesToRetry`).
+    pub mark_retry: bool,
 }
 
 fn ready_condition(node: &Node) -> Option<&NodeCondition> {
@@ -114,10 +118,10 @@ pub fn observe(prev: Option<&Health>, node: &Node, lease: Option<&Lease>, now: D
     let heartbeat = ready_condition(node).and_then(|c| c.last_heartbeat_time.as_ref()).map(|t| t.0.to_string());
     let lease_renew = lease.and_then(|l| l.spec.as_ref()?.renew_time.as_ref()).map(|t| t.0.to_string());
     match prev {
-        None => Health { probe: now, heartbeat, lease_renew, ready: None },
+        None => Health { probe: now, heartbeat, lease_renew, registered: false, mark_retry: false },
         Some(p) => {
             let beat = heartbeat != p.heartbeat || (lease_renew.is_some() && lease_renew != p.lease_renew);
-            Health { probe: if beat { now } else { p.probe }, heartbeat, lease_renew, ready: p.ready.clone() }
+            Health { probe: if beat { now } else { p.probe }, heartbeat, lease_renew, ..p.clone() }
         }
     }
 }
@@ -129,12 +133,13 @@ pub struct Decision {
     pub conditions: Option<Vec<NodeCondition>>,
     /// New `spec.taints` to write, when they differ from the node's.
     pub taints: Option<Vec<Taint>>,
-    /// The Ready status as decided; the runner records it into [`Health::ready`].
+    /// The Ready status as decided.
     pub ready: String,
-    /// Ready turned from True to something else: `NodeNotReady` event, pods marked not ready.
+    /// The controller turns Ready from True (as the node shows it) to not True: `NodeNotReady`
+    /// event, pods marked not ready.
     pub became_not_ready: bool,
-    /// Ready turned True again: `NodeReady` event.
-    pub became_ready: bool,
+    /// Mark the node's pods not ready (on the transition, or retrying a failed attempt).
+    pub mark_pods: bool,
 }
 
 /// Conditions after the grace period without heartbeats: the monitored ones `Unknown`.
@@ -210,12 +215,14 @@ pub fn decide(node: &Node, health: &Health, cfg: &Config, now: DateTime<Utc>) ->
     };
     let taints = desired_taints(node, &ready, now);
     let current = node.spec.as_ref().and_then(|s| s.taints.clone()).unwrap_or_default();
-    let was = health.ready.as_deref();
+    // Upstream compares the Ready condition as observed with the one after its own update:
+    // a node that posts NotReady itself gets its event from its kubelet.
+    let became_not_ready = ready_status(node) == "True" && ready != "True";
     Decision {
         conditions,
         taints: (taints != current).then_some(taints),
-        became_not_ready: was == Some("True") && ready != "True",
-        became_ready: was.is_some_and(|w| w != "True") && ready == "True",
+        became_not_ready,
+        mark_pods: became_not_ready || (health.mark_retry && ready != "True"),
         ready,
     }
 }

@@ -83,14 +83,17 @@ impl Controller {
             let lease = self.leases.store().get(&ObjectRef::new(&name).within("kube-node-lease"));
             let now = chrono::Utc::now();
             let mut h = observe(health.get(&name), &node, lease.as_deref(), now);
-            if h.ready.is_none() {
+            if !h.registered {
                 self.recorder.record(node_ref(&node), EventType::Normal, "RegisteredNode", &format!("Node {name} event: Registered Node {name} in Controller"));
+                h.registered = true;
             }
             let d = decide(&node, &h, &self.cfg, now);
-            match self.apply(&node, &d, now).await {
-                Ok(()) => h.ready = Some(d.ready.clone()),
-                // Keep the previous Ready so the transition (and its events) is retried.
-                Err(e) => tracing::debug!(node = %name, error = %e, "node lifecycle update failed; retrying"),
+            let applied = self.apply(&node, &d).await;
+            if let Err(e) = &applied {
+                tracing::debug!(node = %name, error = %e, "node lifecycle update failed; retrying");
+            }
+            if d.mark_pods {
+                h.mark_retry = applied.is_err() || self.mark_pods_not_ready(&name, now).await.is_err();
             }
             if failover_due(&h, &self.cfg, now) {
                 if let Err(e) = self.failover(&node, &h).await {
@@ -101,7 +104,7 @@ impl Controller {
         }
     }
 
-    async fn apply(&self, node: &Node, d: &super::Decision, now: chrono::DateTime<chrono::Utc>) -> Result<(), String> {
+    async fn apply(&self, node: &Node, d: &super::Decision) -> Result<(), String> {
         let name = node.name_any();
         let api: Api<Node> = Api::all(self.client.clone());
         let pp = PostParams::default();
@@ -110,16 +113,12 @@ impl Controller {
             current.status.get_or_insert_with(Default::default).conditions = Some(conditions.clone());
             current = api.replace_status(&name, &pp, &current).await.map_err(|e| e.to_string())?;
         }
+        if d.became_not_ready {
+            self.recorder.record(node_ref(node), EventType::Normal, "NodeNotReady", &format!("Node {name} status is now: NodeNotReady"));
+        }
         if let Some(taints) = &d.taints {
             current.spec.get_or_insert_with(Default::default).taints = (!taints.is_empty()).then(|| taints.clone());
             api.replace(&name, &pp, &current).await.map_err(|e| e.to_string())?;
-        }
-        if d.became_not_ready {
-            self.recorder.record(node_ref(node), EventType::Normal, "NodeNotReady", &format!("Node {name} status is now: NodeNotReady"));
-            self.mark_pods_not_ready(&name, now).await?;
-        }
-        if d.became_ready {
-            self.recorder.record(node_ref(node), EventType::Normal, "NodeReady", &format!("Node {name} status is now: NodeReady"));
         }
         Ok(())
     }

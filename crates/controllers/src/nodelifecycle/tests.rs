@@ -57,7 +57,6 @@ fn taint_keys(ts: &[Taint]) -> Vec<(String, String)> {
 fn a_silent_node_goes_unknown_after_the_grace_period_and_gets_unreachable_taints() {
     let n = node("True", 0, json!([]));
     let h = observe(None, &n, None, at(0));
-    let h = Health { ready: Some("True".into()), ..h };
     // Within the grace period nothing changes.
     let d = decide(&n, &observe(Some(&h), &n, None, at(50)), &cfg(), at(50));
     assert_eq!((d.conditions.is_none(), d.taints.is_none(), d.became_not_ready), (true, true, false));
@@ -71,8 +70,15 @@ fn a_silent_node_goes_unknown_after_the_grace_period_and_gets_unreachable_taints
         assert_eq!(c.message.as_deref(), Some(MESSAGE_UNKNOWN));
         assert_eq!(c.last_transition_time.as_ref().map(to_chrono), Some(at(51)));
     }
-    assert!(d.became_not_ready && !d.became_ready);
+    assert!(d.became_not_ready && d.mark_pods);
     assert_eq!(d.ready, "Unknown");
+    // Once Unknown is written, no second transition; a failed marking is retried.
+    let mut written = n.clone();
+    written.status.as_mut().unwrap().conditions = Some(cs.clone());
+    let d2 = decide(&written, &h2, &cfg(), at(52));
+    assert!(!d2.became_not_ready && !d2.mark_pods && d2.conditions.is_none());
+    let retry = Health { mark_retry: true, ..h2.clone() };
+    assert!(decide(&written, &retry, &cfg(), at(52)).mark_pods);
     let taints = d.taints.unwrap();
     assert_eq!(
         taint_keys(&taints),
@@ -97,17 +103,17 @@ fn lease_renewals_are_heartbeats() {
 #[test]
 fn a_node_posting_not_ready_gets_not_ready_taints_and_ready_removes_them_keeping_others() {
     let n = node("False", 0, json!([{"key": "dedicated", "value": "db", "effect": "NoSchedule"}]));
-    let h = Health { ready: Some("True".into()), ..observe(None, &n, None, at(0)) };
+    let h = observe(None, &n, None, at(0));
     let d = decide(&n, &h, &cfg(), at(1));
-    assert!(d.conditions.is_none() && d.became_not_ready);
+    // The node posted NotReady itself: its kubelet records the event, not the controller.
+    assert!(d.conditions.is_none() && !d.became_not_ready && !d.mark_pods);
     let taints = d.taints.unwrap();
     assert_eq!(taint_keys(&taints)[1..], [(TAINT_NOT_READY.into(), "NoSchedule".into()), (TAINT_NOT_READY.into(), "NoExecute".into())]);
     // Back to Ready: the lifecycle taints go, the operator's stays; NodeReady.
     let mut back = node("True", 2, serde_json::to_value(&taints).unwrap());
     back.metadata.name = Some("node-2".into());
-    let h = Health { ready: Some("False".into()), ..h };
     let d = decide(&back, &observe(Some(&h), &back, None, at(2)), &cfg(), at(2));
-    assert!(d.became_ready && !d.became_not_ready);
+    assert!(!d.became_not_ready && !d.mark_pods);
     assert_eq!(taint_keys(&d.taints.unwrap()), [("dedicated".into(), "NoSchedule".into())]);
 }
 
