@@ -12,6 +12,7 @@ mod dns;
 mod fixedload;
 mod nodeloss;
 mod pvbind;
+mod rbac;
 mod report;
 mod stats;
 mod statefulsets;
@@ -28,7 +29,7 @@ use child::{Berth, TempDir};
 use client::Result;
 use report::Report;
 
-const ALL: [&str; 11] = ["coldstart", "rss", "disk", "creates", "fixedload", "watch", "pvbind", "dns", "sts-ordered", "sts-parallel", "nodeloss"];
+const ALL: [&str; 12] = ["coldstart", "rss", "disk", "creates", "fixedload", "watch", "pvbind", "dns", "sts-ordered", "sts-parallel", "rbac", "nodeloss"];
 
 #[derive(Parser)]
 #[command(name = "berth-bench", about = "Benchmark `berth up`: cold start, RSS, durable creates, fixed-load latency, watch fan-out")]
@@ -37,7 +38,7 @@ struct Cli {
     #[arg(long, default_value = "target/release/berth")]
     berth: PathBuf,
     /// Run only these measurements (comma-separated or repeated): coldstart, rss, disk,
-    /// creates, fixedload, watch, pvbind, dns, sts-ordered, sts-parallel, nodeloss.
+    /// creates, fixedload, watch, pvbind, dns, sts-ordered, sts-parallel, rbac, nodeloss.
     #[arg(long, value_delimiter = ',')]
     only: Vec<String>,
     /// A short smoke run: few cold starts, 1 s load phases, 20 watchers.
@@ -164,6 +165,10 @@ async fn run(cli: &Cli, report: &mut Report) -> Result<()> {
         }
         b.stop().await;
         outcome?;
+    }
+    if cli.wants("rbac") {
+        eprintln!("berth-bench: RBAC evaluation per request");
+        rbac::run(&berth, if q { 500 } else { 5000 }, report).await?;
     }
     if cli.wants("nodeloss") {
         let short = ["--node-monitor-grace-period", "4s", "--node-monitor-period", "500ms"];

@@ -105,6 +105,10 @@ pub static REGISTRY: &[ResourceInfo] = &[
     res!("coordination.k8s.io", "v1", "Lease", "leases", "lease", Namespaced, short: NONE, cat: NONE, sub: NONE, gen: false),
     res!("discovery.k8s.io", "v1", "EndpointSlice", "endpointslices", "endpointslice", Namespaced, short: NONE, cat: NONE, sub: NONE, gen: true),
     res!("events.k8s.io", "v1", "Event", "events", "event", Namespaced, short: &["ev"], cat: NONE, sub: NONE, gen: false),
+    res!("rbac.authorization.k8s.io", "v1", "ClusterRole", "clusterroles", "clusterrole", Cluster, short: NONE, cat: NONE, sub: NONE, gen: false),
+    res!("rbac.authorization.k8s.io", "v1", "ClusterRoleBinding", "clusterrolebindings", "clusterrolebinding", Cluster, short: NONE, cat: NONE, sub: NONE, gen: false),
+    res!("rbac.authorization.k8s.io", "v1", "Role", "roles", "role", Namespaced, short: NONE, cat: NONE, sub: NONE, gen: false),
+    res!("rbac.authorization.k8s.io", "v1", "RoleBinding", "rolebindings", "rolebinding", Namespaced, short: NONE, cat: NONE, sub: NONE, gen: false),
 ];
 
 /// Find a resource by group, version and plural.

@@ -48,11 +48,13 @@ pub async fn admit_create(state: &Shared, info: &ResourceInfo, obj: &mut Value) 
     if (info.group, info.kind) == ("", "Pod") {
         crate::toleration_admission::admit_pod(obj, state.toleration_defaults);
     }
+    crate::rbac::escalation::check(state, info, obj).await?;
     crate::storage_admission::admit_create(state, info.group, info.kind, obj).await
 }
 
 /// Kind-specific admission on update of the object itself (not its subresources).
 pub async fn admit_update(state: &Shared, info: &ResourceInfo, new: &Value, old: &Value) -> Result<(), StatusError> {
+    crate::rbac::escalation::check(state, info, new).await?;
     if (info.group, info.kind) == ("", "PersistentVolumeClaim") {
         crate::storage_admission::admit_pvc_update(state, new, old).await?;
     }

@@ -2,7 +2,7 @@
 //! `/version`, generated from the resource registry. kubectl asks for aggregated discovery
 //! first and falls back to these.
 
-use berth_api::registry::{group_versions, REGISTRY};
+use berth_api::registry::REGISTRY;
 use berth_api::StatusError;
 use serde_json::{json, Value};
 
@@ -31,6 +31,17 @@ pub fn core_versions(server_address: &str) -> Value {
         "versions": ["v1"],
         "serverAddressByClientCIDRs": [{"clientCIDR": "0.0.0.0/0", "serverAddress": server_address}],
     })
+}
+
+/// The registry's group versions plus those of the create-only access reviews.
+fn group_versions() -> Vec<(&'static str, &'static str)> {
+    let mut out = berth_api::registry::group_versions();
+    for (g, ..) in crate::rbac::reviews::RESOURCES {
+        if !out.contains(&(g, "v1")) {
+            out.push((g, "v1"));
+        }
+    }
+    out
 }
 
 fn group_entry(group: &str) -> Value {
@@ -116,6 +127,11 @@ pub fn resource_list(group: &str, version: &str) -> Result<Value, StatusError> {
                 e["version"] = json!(sub_version);
             }
             resources.push(e);
+        }
+    }
+    if version == "v1" {
+        for (_, plural, kind, _) in crate::rbac::reviews::RESOURCES.iter().filter(|r| r.0 == group) {
+            resources.push(json!({"name": plural, "singularName": "", "namespaced": false, "kind": kind, "verbs": ["create"]}));
         }
     }
     if resources.is_empty() {

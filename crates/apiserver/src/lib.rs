@@ -6,12 +6,17 @@
 //! [`Pki`] for the credentials and the admin kubeconfig.
 
 mod admission;
+pub mod authn;
+mod authz;
 mod decoded;
 mod discovery;
 mod namespaces;
+mod node_restriction;
 mod objects;
 pub mod pki;
+pub mod users;
 mod probe;
+mod rbac;
 mod request;
 mod rest;
 mod server;
@@ -22,6 +27,7 @@ mod table;
 pub mod toleration_admission;
 mod watch;
 
+pub use authn::node_token;
 pub use pki::Pki;
 pub use probe::https_get_status;
 pub use server::{start, RunningServer, ServerConfig};

@@ -95,7 +95,7 @@ fn serving_names(extra: &[String]) -> Vec<String> {
     names
 }
 
-fn write_private(path: &Path, data: &str) -> Result<(), PkiError> {
+pub(crate) fn write_private(path: &Path, data: &str) -> Result<(), PkiError> {
     let mut f = fs::OpenOptions::new()
         .write(true)
         .create(true)
@@ -108,7 +108,7 @@ fn write_private(path: &Path, data: &str) -> Result<(), PkiError> {
     Ok(())
 }
 
-fn random_token() -> String {
+pub(crate) fn random_token() -> String {
     let bytes: [u8; 32] = rand::rng().random();
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
 }

@@ -73,6 +73,9 @@ pub async fn start(cfg: ServerConfig) -> Result<RunningServer, String> {
     let state: Shared = Arc::new(ApiState {
         store: cfg.store,
         admin_token: pki.admin_token.clone(),
+        authn: crate::authn::TokenAuthenticator::new(pki.admin_token.clone(), &cfg.data_dir.join("pki")),
+        authz: crate::authz::default_chain(),
+        rbac: Default::default(),
         ready: Default::default(),
         ip_alloc: Default::default(),
         decoded: Default::default(),
@@ -80,6 +83,7 @@ pub async fn start(cfg: ServerConfig) -> Result<RunningServer, String> {
         toleration_defaults: cfg.toleration_defaults,
     });
     crate::namespaces::bootstrap(&state).await.map_err(|e| e.to_string())?;
+    crate::rbac::start(&state).await.map_err(|e| e.to_string())?;
     state.ready.store(true, Ordering::SeqCst);
     tokio::spawn(crate::namespaces::run_lifecycle(state.clone()));
 
@@ -133,37 +137,40 @@ fn is_public(path: &str) -> bool {
         || path.starts_with("/readyz/")
 }
 
-/// Constant-time comparison so a token cannot be guessed byte by byte from timings.
-fn token_matches(given: &str, expected: &str) -> bool {
-    let (a, b) = (given.as_bytes(), expected.as_bytes());
-    if a.len() != b.len() {
-        return false;
-    }
-    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
-}
-
-fn authenticated(state: &ApiState, req: &Request<Incoming>) -> bool {
-    req.headers()
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .is_some_and(|t| token_matches(t.trim(), &state.admin_token))
+/// The request's user from its bearer token, `None` when missing or unknown (401).
+fn authenticate(state: &ApiState, req: &Request<Incoming>) -> Option<crate::authn::User> {
+    let token = req.headers().get(header::AUTHORIZATION)?.to_str().ok()?.strip_prefix("Bearer ")?;
+    state.authn.authenticate(token.trim())
 }
 
 async fn handle(state: Shared, local_addr: SocketAddr, req: Request<Incoming>) -> Response<Body> {
     let path = req.uri().path().to_string();
     let started = std::time::Instant::now();
     let method = req.method().clone();
-    let resp = if !is_public(&path) && !authenticated(&state, &req) {
-        error_response(&StatusError::unauthorized())
-    } else {
-        match dispatch(state, local_addr, req).await {
-            Ok(r) => r,
-            Err(e) => error_response(&e),
-        }
+    let resp = match serve_authorized(state, local_addr, req).await {
+        Ok(r) => r,
+        Err(e) => error_response(&e),
     };
     tracing::debug!(%method, %path, status = resp.status().as_u16(), elapsed_us = started.elapsed().as_micros() as u64, "request");
     resp
+}
+
+/// Authenticate, authorize, then dispatch with the user in scope for admission.
+async fn serve_authorized(state: Shared, local_addr: SocketAddr, req: Request<Incoming>) -> Result<Response<Body>, StatusError> {
+    let path = req.uri().path().to_string();
+    if is_public(&path) {
+        return dispatch(state, local_addr, req).await;
+    }
+    let user = Arc::new(authenticate(&state, &req).ok_or_else(StatusError::unauthorized)?);
+    let user = crate::rbac::impersonate::apply(&state, user, req.headers()).await?;
+    let attrs = crate::authz::from_request(user.clone(), req.method().as_str(), &path, req.uri().query());
+    crate::authz::authorize(&state.authz, &state, &attrs).await?;
+    if crate::rbac::reviews::review_of(&path).is_some() {
+        let (parts, body) = req.into_parts();
+        let body = axum::body::to_bytes(Body::new(body), MAX_BODY).await.map_err(|e| StatusError::bad_request(e.to_string()))?;
+        return crate::rbac::reviews::handle(&state, user, &path, &parts.method, &parts.headers, &body).await;
+    }
+    crate::authn::REQUEST_USER.scope(user, dispatch(state, local_addr, req)).await
 }
 
 async fn dispatch(state: Shared, local_addr: SocketAddr, req: Request<Incoming>) -> Result<Response<Body>, StatusError> {
@@ -252,12 +259,5 @@ mod tests {
         assert!(!is_public("/api"));
         assert!(!is_public("/openapi/v3"));
         assert!(!is_public("/metrics"));
-    }
-
-    #[test]
-    fn token_comparison() {
-        assert!(token_matches("abc", "abc"));
-        assert!(!token_matches("abd", "abc"));
-        assert!(!token_matches("ab", "abc"));
     }
 }

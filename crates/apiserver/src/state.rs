@@ -12,6 +12,12 @@ use serde_json::Value;
 pub struct ApiState {
     pub store: Arc<dyn Store>,
     pub admin_token: String,
+    /// Bearer tokens → users (the admin token and `pki/tokens.csv`).
+    pub authn: crate::authn::TokenAuthenticator,
+    /// The authorizer chain every non-public request goes through.
+    pub authz: Vec<Box<dyn crate::authz::Authorizer>>,
+    /// Roles and bindings in memory, kept current from the store's watch.
+    pub rbac: crate::rbac::Cache,
     /// Set once bootstrap (default namespaces) has finished; `/readyz` reports it.
     pub ready: AtomicBool,
     /// Serializes cluster-IP allocation so two creates never pick the same address.

@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 
 use clap::{Args, Parser, Subcommand};
 
+mod kubeconfig_cmd;
 mod node_cmd;
 mod sim_node;
 
@@ -29,6 +30,9 @@ enum Command {
     /// images and the pod runtime's helper processes are hidden subcommands.
     #[command(flatten)]
     Node(node_cmd::NodeCommand),
+    /// Write a kubeconfig for a user beyond the admin (a token in `<data-dir>/pki/tokens.csv`);
+    /// grant it access with RBAC bindings (`kubectl create rolebinding … --user NAME`).
+    Kubeconfig(kubeconfig_cmd::KubeconfigArgs),
 }
 
 #[derive(Args, Clone)]
@@ -146,6 +150,7 @@ fn main() -> ExitCode {
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("tokio runtime");
     let result = match cli.command {
         Command::Up(args) | Command::Server(args) => runtime.block_on(run_control_plane(args)),
+        Command::Kubeconfig(args) => kubeconfig_cmd::run(args),
         Command::Node(cmd) => {
             drop(runtime);
             node_cmd::run(cmd)

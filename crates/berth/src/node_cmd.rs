@@ -1,7 +1,7 @@
 //! The node agent's commands, kept apart from the control-plane wiring in `main.rs`:
 //! `berth node` (a real node agent), `berth image run NAME` (a built-in image's program,
 //! run inside a container) and `berth runtime sandbox|shim` (the runtime's helper processes).
-//! Also `berth up --nodes N`'s supervision of its agents.
+//! Also `berth up --nodes N`'s supervision of its agents, and `berth token node NAME`.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -19,6 +19,22 @@ pub enum NodeCommand {
     /// The pod runtime's helper processes (started by the node agent).
     #[command(hide = true, subcommand)]
     Runtime(RuntimeCommand),
+    /// Credentials for joining the cluster.
+    #[command(subcommand)]
+    Token(TokenCommand),
+}
+
+#[derive(Subcommand)]
+pub enum TokenCommand {
+    /// Print node NAME's bearer token (user `system:node:NAME`, group `system:nodes`), minting it
+    /// into `<data-dir>/pki/tokens.csv` on first use; a running API server accepts it at once.
+    /// Give it to `berth node --server URL --token-file FILE --ca-file <data-dir>/pki/ca.crt`.
+    Node {
+        name: String,
+        /// The cluster's data directory (as given to `berth up`).
+        #[arg(long, default_value = "./.berth")]
+        data_dir: PathBuf,
+    },
 }
 
 /// `berth node`'s flags, shared by real and simulated (`--simulated`) nodes.
@@ -50,6 +66,11 @@ pub fn run(cmd: NodeCommand) -> Result<(), String> {
         }
         NodeCommand::Runtime(RuntimeCommand::Shim { container_dir, restart_count }) => {
             std::process::exit(berth_node::process::shim::main(&container_dir, restart_count))
+        }
+        NodeCommand::Token(TokenCommand::Node { name, data_dir }) => {
+            let token = mint_node_token(&data_dir, &name)?;
+            println!("{token}");
+            Ok(())
         }
         NodeCommand::Node(args) if args.simulated => {
             let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().map_err(|e| e.to_string())?;
@@ -97,6 +118,29 @@ async fn shutdown_signal() {
     }
 }
 
+/// Node `name`'s token from `<data_dir>/pki/tokens.csv`, minted on first use.
+pub fn mint_node_token(data_dir: &Path, name: &str) -> Result<String, String> {
+    use std::os::unix::fs::PermissionsExt;
+    let pki = data_dir.join("pki");
+    std::fs::create_dir_all(&pki).map_err(|e| format!("creating {}: {e}", pki.display()))?;
+    std::fs::set_permissions(&pki, std::fs::Permissions::from_mode(0o700)).map_err(|e| format!("{}: {e}", pki.display()))?;
+    berth_apiserver::node_token(&pki, name)
+}
+
+/// Write a credential readable by its owner only.
+fn write_private(path: &Path, data: &str) -> Result<(), String> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)
+        .map_err(|e| format!("{}: {e}", path.display()))?;
+    f.write_all(data.as_bytes()).map_err(|e| format!("{}: {e}", path.display()))
+}
+
 /// The pod CIDR of real node `index` (1-based): the `index`-th /24 of the cluster CIDR.
 pub fn node_pod_cidr(cluster_cidr: &str, index: usize) -> Result<String, String> {
     let (ip, prefix) = cluster_cidr.split_once('/').ok_or_else(|| format!("--cluster-cidr {cluster_cidr:?}: expected a.b.c.d/n"))?;
@@ -121,11 +165,14 @@ pub fn start_nodes(n: usize, data_dir: &Path, url: &str, cluster_cidr: &str, nod
         let name = format!("node-{i}");
         let state_dir = data_dir.join("nodes").join(&name);
         std::fs::create_dir_all(&state_dir).map_err(|e| e.to_string())?;
+        // Each agent joins with its own node credentials, not the admin's.
+        let token_file = state_dir.join("token");
+        write_private(&token_file, &mint_node_token(data_dir, &name)?)?;
         let mut cmd = tokio::process::Command::new(&exe);
         cmd.arg("node")
             .args(["--server", url])
             .arg("--token-file")
-            .arg(data_dir.join("pki/admin.token"))
+            .arg(&token_file)
             .arg("--ca-file")
             .arg(data_dir.join("pki/ca.crt"))
             .arg("--pki-dir")

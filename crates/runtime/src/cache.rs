@@ -41,7 +41,9 @@ where
     }
 }
 
-fn revision_of<K: Resource>(obj: &K) -> i64 {
+/// An object's resourceVersion as the store's global revision (0 when absent), what
+/// [`Informer::wait_for`] compares: berth's store has one revision counter for all kinds.
+pub fn revision_of<K: Resource>(obj: &K) -> i64 {
     obj.meta().resource_version.as_deref().and_then(|r| r.parse().ok()).unwrap_or(0)
 }
 

@@ -6,7 +6,7 @@ pub mod cache;
 mod events;
 pub mod queue;
 
-pub use cache::{Change, Informer};
+pub use cache::{revision_of, Change, Informer};
 pub use events::{EventRecorder, EventType};
 pub use queue::WorkQueue;
 

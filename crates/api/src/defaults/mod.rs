@@ -33,7 +33,10 @@ pub fn apply_defaults(group: &str, kind: &str, obj: &mut Value) {
         ("", "PersistentVolume") => default_pv(obj),
         ("", "PersistentVolumeClaim") => default_pvc(obj),
         ("", "Namespace") => default_namespace(obj),
-        ("", "Secret") => set_if_empty_str(root(obj), "type", "Opaque"),
+        ("", "Secret") => {
+            merge_string_data(root(obj));
+            set_if_empty_str(root(obj), "type", "Opaque");
+        }
         ("", "Endpoints") => {
             for subset in obj.get_mut("subsets").and_then(Value::as_array_mut).into_iter().flatten() {
                 default_port_protocols(subset);
@@ -233,5 +236,24 @@ fn default_statefulset(obj: &mut Value) {
         set_if_absent(cspec, "volumeMode", json!("Filesystem"));
         set_if_absent(cspec, "resources", json!({}));
         set_if_empty_str(ensure_obj(c, "status"), "phase", "Pending");
+    }
+}
+
+/// `stringData` is write-only: upstream's conversion to the internal type folds it into `data`
+/// (base64-encoded, a `stringData` key winning over the same `data` key) and drops it, so it is
+/// never stored, validated only as `data`, and never returned.
+fn merge_string_data(secret: &mut Map<String, Value>) {
+    use base64::Engine;
+    let Some(Value::Object(strings)) = secret.remove("stringData") else {
+        return;
+    };
+    let data = secret.entry("data").or_insert_with(|| json!({}));
+    if !data.is_object() {
+        *data = json!({});
+    }
+    let data = data.as_object_mut().expect("data is an object");
+    for (k, v) in strings {
+        let text = v.as_str().unwrap_or_default();
+        data.insert(k, Value::String(base64::engine::general_purpose::STANDARD.encode(text)));
     }
 }

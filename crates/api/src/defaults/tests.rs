@@ -225,3 +225,14 @@ fn storage_and_namespace_defaults() {
     apply_defaults("", "ConfigMap", &mut cm);
     assert_eq!(cm, json!({"metadata": {"name": "c"}}));
 }
+
+#[test]
+fn secret_string_data_is_folded_into_data() {
+    let mut s = json!({"kind": "Secret", "metadata": {"name": "s"}, "data": {"a": "eA==", "b": "eQ=="}, "stringData": {"b": "hello", "c": ""}});
+    apply_defaults("", "Secret", &mut s);
+    assert_eq!(s, json!({"kind": "Secret", "metadata": {"name": "s"}, "type": "Opaque", "data": {"a": "eA==", "b": "aGVsbG8=", "c": ""}}));
+    let mut only = json!({"metadata": {"name": "s"}, "type": "kubernetes.io/basic-auth", "stringData": {"username": "u"}});
+    apply_defaults("", "Secret", &mut only);
+    assert_eq!(only["data"], json!({"username": "dQ=="}));
+    assert!(only.get("stringData").is_none());
+}

@@ -5,7 +5,7 @@
 //! `k8s_openapi::Resource` constants, so an entry cannot drift from the type it names.
 
 use k8s_openapi::api::{
-    apps, authentication, autoscaling, coordination, core, discovery, events, policy, storage,
+    apps, authentication, autoscaling, coordination, core, discovery, events, policy, rbac, storage,
 };
 use k8s_openapi::Resource;
 use schemars::{JsonSchema, Schema, SchemaGenerator};
@@ -87,6 +87,10 @@ pub(crate) static KIND_TYPES: &[KindType] = kind_types![
     coordination::v1::Lease,
     discovery::v1::EndpointSlice,
     events::v1::Event,
+    rbac::v1::ClusterRole,
+    rbac::v1::ClusterRoleBinding,
+    rbac::v1::Role,
+    rbac::v1::RoleBinding,
     autoscaling::v1::Scale,
     policy::v1::Eviction,
     authentication::v1::TokenRequest,

@@ -19,6 +19,7 @@ mod events;
 mod network;
 mod pod;
 mod quantity;
+mod rbac;
 mod storage;
 mod util;
 
@@ -128,6 +129,7 @@ enum Printer {
     StorageClass,
     Lease,
     EndpointSlice,
+    RoleBinding,
     /// Upstream's `rest.DefaultTableConvertor`: `Name`, `Created At`.
     Default,
 }
@@ -153,6 +155,7 @@ fn printer_for(group: &str, plural: &str) -> Printer {
         // Upstream serves events.k8s.io Events from the core Event storage, so both groups
         // share one printer; the row converts the events.k8s.io field names first.
         ("events.k8s.io", "events") => Printer::Event,
+        ("rbac.authorization.k8s.io", "rolebindings" | "clusterrolebindings") => Printer::RoleBinding,
         _ => Printer::Default,
     }
 }
@@ -177,6 +180,7 @@ pub fn columns(group: &str, plural: &str) -> Vec<Column> {
         Printer::StorageClass => storage::storage_class_columns(),
         Printer::Lease => core::lease_columns(),
         Printer::EndpointSlice => network::endpoint_slice_columns(),
+        Printer::RoleBinding => rbac::binding_columns(),
         Printer::Default => default_columns(),
     }
 }
@@ -201,6 +205,7 @@ pub fn row(group: &str, plural: &str, obj: &Value, now: DateTime<Utc>) -> Row {
         Printer::StorageClass => storage::storage_class_row(obj, now),
         Printer::Lease => core::lease_row(obj, now),
         Printer::EndpointSlice => network::endpoint_slice_row(obj, now),
+        Printer::RoleBinding => rbac::binding_row(obj, now),
         Printer::Default => default_row(obj),
     }
 }

@@ -102,6 +102,14 @@ fn root_message(api_version: &str, kind: &str) -> Option<&'static Message> {
         ("autoscaling/v1", "Scale") => &autoscaling_v1::SCALE,
         ("coordination.k8s.io/v1", "Lease") => &coordination_v1::LEASE,
         ("policy/v1", "Eviction") => &policy_v1::EVICTION,
+        ("authentication.k8s.io/v1", "SelfSubjectReview") => &authentication_v1::SELF_SUBJECT_REVIEW,
+        ("authorization.k8s.io/v1", "SelfSubjectAccessReview") => &authorization_v1::SELF_SUBJECT_ACCESS_REVIEW,
+        ("authorization.k8s.io/v1", "SubjectAccessReview") => &authorization_v1::SUBJECT_ACCESS_REVIEW,
+        ("authorization.k8s.io/v1", "SelfSubjectRulesReview") => &authorization_v1::SELF_SUBJECT_RULES_REVIEW,
+        ("rbac.authorization.k8s.io/v1", "Role") => &rbac_v1::ROLE,
+        ("rbac.authorization.k8s.io/v1", "ClusterRole") => &rbac_v1::CLUSTER_ROLE,
+        ("rbac.authorization.k8s.io/v1", "RoleBinding") => &rbac_v1::ROLE_BINDING,
+        ("rbac.authorization.k8s.io/v1", "ClusterRoleBinding") => &rbac_v1::CLUSTER_ROLE_BINDING,
         _ => return None,
     })
 }

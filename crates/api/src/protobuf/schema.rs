@@ -9,6 +9,7 @@
 
 pub mod apps_v1;
 pub mod authentication_v1;
+pub mod authorization_v1;
 pub mod autoscaling_v1;
 pub mod coordination_v1;
 pub mod core_v1;
@@ -16,6 +17,7 @@ pub mod core_v1;
 #[allow(dead_code)]
 pub mod meta_v1;
 pub mod policy_v1;
+pub mod rbac_v1;
 
 /// One message type: a Go struct with protobuf tags.
 #[derive(Debug)]

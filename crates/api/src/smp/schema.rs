@@ -96,6 +96,10 @@ pub(crate) const ROOTS: &[(&str, &str, &str)] = &[
     ("coordination.k8s.io", "Lease", "io.k8s.api.coordination.v1.Lease"),
     ("discovery.k8s.io", "EndpointSlice", "io.k8s.api.discovery.v1.EndpointSlice"),
     ("autoscaling", "Scale", "io.k8s.api.autoscaling.v1.Scale"),
+    ("rbac.authorization.k8s.io", "ClusterRole", "io.k8s.api.rbac.v1.ClusterRole"),
+    ("rbac.authorization.k8s.io", "ClusterRoleBinding", "io.k8s.api.rbac.v1.ClusterRoleBinding"),
+    ("rbac.authorization.k8s.io", "Role", "io.k8s.api.rbac.v1.Role"),
+    ("rbac.authorization.k8s.io", "RoleBinding", "io.k8s.api.rbac.v1.RoleBinding"),
 ];
 
 /// The OpenAPI definition name of a served kind's root, e.g. `("apps", "StatefulSet")` ->
@@ -132,6 +136,10 @@ fn build_kubernetes_graph() -> Graph {
     generator.subschema_for::<api::coordination::v1::Lease>();
     generator.subschema_for::<api::discovery::v1::EndpointSlice>();
     generator.subschema_for::<api::autoscaling::v1::Scale>();
+    generator.subschema_for::<api::rbac::v1::ClusterRole>();
+    generator.subschema_for::<api::rbac::v1::ClusterRoleBinding>();
+    generator.subschema_for::<api::rbac::v1::Role>();
+    generator.subschema_for::<api::rbac::v1::RoleBinding>();
     // Not served, but their patch metadata is in the table; keeping them in the graph lets the
     // table's consistency test cover every row.
     generator.subschema_for::<api::apps::v1::Deployment>();

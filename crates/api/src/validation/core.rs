@@ -564,10 +564,8 @@ pub fn validate_secret(obj: &Value) -> Errs {
     let has = |k: &str| data.iter().any(|(dk, _)| dk == k);
     let meta = get(obj, "metadata").cloned().unwrap_or(Value::Null);
     match s(obj, "type") {
-        "kubernetes.io/service-account-token" => {
-            if str_map(&meta, "annotations").iter().all(|(k, v)| k != "kubernetes.io/service-account.name" || v.is_empty()) {
-                errs.push(required(&Path::new("metadata").child("annotations").key("kubernetes.io/service-account.name"), ""));
-            }
+        "kubernetes.io/service-account-token" if str_map(&meta, "annotations").iter().all(|(k, v)| k != "kubernetes.io/service-account.name" || v.is_empty()) => {
+            errs.push(required(&Path::new("metadata").child("annotations").key("kubernetes.io/service-account.name"), ""));
         }
         "kubernetes.io/dockercfg" if !has(".dockercfg") => errs.push(required(&dp.key(".dockercfg"), "")),
         "kubernetes.io/dockerconfigjson" if !has(".dockerconfigjson") => errs.push(required(&dp.key(".dockerconfigjson"), "")),

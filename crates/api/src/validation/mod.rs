@@ -16,6 +16,7 @@ mod names;
 mod other;
 mod pod;
 mod quantity;
+mod rbac;
 mod strict;
 mod util;
 
@@ -48,6 +49,7 @@ pub fn validate_create(group: &str, kind: &str, obj: &Value) -> Vec<FieldError> 
         ("coordination.k8s.io", "Lease") => other::validate_lease(obj),
         ("discovery.k8s.io", "EndpointSlice") => other::validate_endpoint_slice(obj),
         ("events.k8s.io", "Event") => other::validate_new_event(obj, "reportingController"),
+        ("rbac.authorization.k8s.io", _) => rbac::validate(kind, obj),
         _ => Vec::new(),
     }
 }
@@ -77,6 +79,7 @@ pub fn validate_update(group: &str, kind: &str, new: &Value, old: &Value) -> Vec
         ("coordination.k8s.io", "Lease") => with_meta(other::validate_lease),
         ("discovery.k8s.io", "EndpointSlice") => other::validate_endpoint_slice_update(new, old),
         ("events.k8s.io", "Event") => with_meta(|o| other::validate_new_event(o, "reportingController")),
+        ("rbac.authorization.k8s.io", _) => rbac::validate_update(kind, new, old),
         _ => Vec::new(),
     }
 }

@@ -239,6 +239,22 @@ pub enum NameRule {
     Subdomain,
     Label,
     Dns1035,
+    /// upstream `path.IsValidPathSegmentName` (RBAC kinds: `system:aggregate-to-view`).
+    PathSegment,
+}
+
+fn path_segment(name: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    if name == "." || name == ".." {
+        out.push(format!("may not be '{name}'"));
+        return out;
+    }
+    for c in ["/", "%"] {
+        if name.contains(c) {
+            out.push(format!("may not contain '{c}'"));
+        }
+    }
+    out
 }
 
 pub fn check_name(rule: NameRule, name: &str, prefix: bool) -> Vec<String> {
@@ -247,5 +263,6 @@ pub fn check_name(rule: NameRule, name: &str, prefix: bool) -> Vec<String> {
         NameRule::Subdomain => is_dns1123_subdomain(&name),
         NameRule::Label => is_dns1123_label(&name),
         NameRule::Dns1035 => is_dns1035_label(&name),
+        NameRule::PathSegment => path_segment(&name),
     }
 }

@@ -60,10 +60,8 @@ fn validate_volume_source(vol: &Value, p: &Path) -> Errs {
         n += 1;
         let sp = p.child(src);
         match src {
-            "hostPath" => {
-                if s(sv, "path").is_empty() {
-                    errs.push(required(&sp.child("path"), ""));
-                }
+            "hostPath" if s(sv, "path").is_empty() => {
+                errs.push(required(&sp.child("path"), ""));
             }
             "secret" => {
                 if s(sv, "secretName").is_empty() {
@@ -79,10 +77,8 @@ fn validate_volume_source(vol: &Value, p: &Path) -> Errs {
                 check_mode(sv, "defaultMode", &sp, &mut errs);
                 key_to_paths(sv, &sp, &mut errs);
             }
-            "persistentVolumeClaim" => {
-                if s(sv, "claimName").is_empty() {
-                    errs.push(required(&sp.child("claimName"), ""));
-                }
+            "persistentVolumeClaim" if s(sv, "claimName").is_empty() => {
+                errs.push(required(&sp.child("claimName"), ""));
             }
             "nfs" => {
                 if s(sv, "server").is_empty() {
@@ -97,16 +93,13 @@ fn validate_volume_source(vol: &Value, p: &Path) -> Errs {
                 }
             }
             "downwardAPI" | "projected" => check_mode(sv, "defaultMode", &sp, &mut errs),
-            "csi" => {
-                if s(sv, "driver").is_empty() {
-                    errs.push(required(&sp.child("driver"), ""));
-                }
+            "csi" if s(sv, "driver").is_empty() => {
+                errs.push(required(&sp.child("driver"), ""));
             }
-            "ephemeral" => {
-                if get(sv, "volumeClaimTemplate").is_none() {
+            "ephemeral"
+                if get(sv, "volumeClaimTemplate").is_none() => {
                     errs.push(required(&sp.child("volumeClaimTemplate"), ""));
                 }
-            }
             _ => {}
         }
     }

@@ -2,7 +2,7 @@
 //! reported as JSON paths the way upstream prints them
 //! (`unknown field "spec.template.spec.containers[0].imagee"`, `duplicate field "metadata.name"`).
 
-use k8s_openapi::api::{apps, coordination, core::v1 as corev1, discovery, events, storage};
+use k8s_openapi::api::{apps, coordination, core::v1 as corev1, discovery, events, rbac, storage};
 use serde::{de::DeserializeOwned, Serialize};
 use k8s_openapi::Resource;
 use serde_json::Value;
@@ -33,6 +33,10 @@ pub fn unknown_fields(group: &str, kind: &str, obj: &Value) -> Vec<String> {
         ("coordination.k8s.io", "Lease") => roundtrip::<coordination::v1::Lease>(obj),
         ("discovery.k8s.io", "EndpointSlice") => roundtrip::<discovery::v1::EndpointSlice>(obj),
         ("events.k8s.io", "Event") => roundtrip::<events::v1::Event>(obj),
+        ("rbac.authorization.k8s.io", "ClusterRole") => roundtrip::<rbac::v1::ClusterRole>(obj),
+        ("rbac.authorization.k8s.io", "ClusterRoleBinding") => roundtrip::<rbac::v1::ClusterRoleBinding>(obj),
+        ("rbac.authorization.k8s.io", "Role") => roundtrip::<rbac::v1::Role>(obj),
+        ("rbac.authorization.k8s.io", "RoleBinding") => roundtrip::<rbac::v1::RoleBinding>(obj),
         _ => None,
     };
     let mut out = Vec::new();

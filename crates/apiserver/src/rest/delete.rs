@@ -310,6 +310,7 @@ pub async fn delete(state: &Shared, rp: &ResourcePath, q: &Query, headers: &Head
         return Err(StatusError::forbidden("", "namespaces", &name, "this namespace may not be deleted"));
     }
     let opts = DeleteOptions::parse(q, headers, &body)?;
+    crate::node_restriction::check_delete(state, rp).await?;
     match delete_object(state, info, rp.namespace.as_deref(), &name, &opts).await? {
         Deleted::Pending(obj) => Ok(json_response(StatusCode::OK, &obj, &[])),
         Deleted::Removed(obj) if returns_deleted_object(info) => Ok(json_response(StatusCode::OK, &obj, &[])),

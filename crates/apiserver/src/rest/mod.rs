@@ -2,7 +2,7 @@
 //! and ask `berth_api` (defaults, validation, printers, patch) and [`crate::strategy`] for
 //! anything kind-specific.
 
-mod body;
+pub(crate) mod body;
 mod containers;
 mod delete;
 mod endpoints;
@@ -25,7 +25,7 @@ use bytes::Bytes;
 use crate::request::{representation, Query, ResourcePath};
 use crate::state::Shared;
 
-pub use read::list_all;
+pub use read::{get_object, list_all};
 
 /// Label and field selectors of a request, validated for its resource.
 pub fn read_filters(info: &'static berth_api::ResourceInfo, q: &Query) -> Result<read::Filters, StatusError> {

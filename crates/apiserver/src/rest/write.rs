@@ -61,6 +61,7 @@ pub async fn create(state: &Shared, rp: &ResourcePath, q: &Query, headers: &Head
     }
     let name = objects::name_of(&obj).to_string();
     berth_api::defaults::apply_defaults(info.group, info.kind, &mut obj);
+    crate::node_restriction::check(info, "", crate::node_restriction::Op::Create, Some(&obj), None)?;
     strategy::prepare_for_create(info, &mut obj);
     let errs = berth_api::validation::validate_create(info.group, info.kind, &obj);
     if !errs.is_empty() {
@@ -211,6 +212,8 @@ async fn commit(
     let info = rp.info;
     let (old, old_rev) = current;
     let name = objects::name_of(&old).to_string();
+    let sub = rp.subresource.as_deref().unwrap_or("");
+    crate::node_restriction::check(info, sub, crate::node_restriction::Op::Update, Some(&new), Some(&old))?;
     let mut new = match target(rp) {
         Target::Main => {
             let mut n = new;

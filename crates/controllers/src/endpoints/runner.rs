@@ -7,14 +7,14 @@ use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use berth_runtime::{Change, EventRecorder, EventType, Informer, WorkQueue};
+use berth_runtime::{revision_of, Change, EventRecorder, EventType, Informer, WorkQueue};
 use k8s_openapi::api::core::v1::{Endpoints, ObjectReference, Pod, Service};
 use kube::api::{Api, DeleteParams, PostParams};
 use kube::runtime::reflector::ObjectRef;
 use kube::runtime::watcher;
 use kube::ResourceExt;
 
-use super::triggers::{Key, PodServices};
+use super::triggers::{Key, service_and_pod_informers};
 use super::{reconcile, Action};
 
 const CACHE_SYNC_WAIT: Duration = Duration::from_secs(2);
@@ -33,16 +33,7 @@ struct Controller {
 /// Run the Endpoints controller until the returned task is aborted.
 pub fn spawn(client: kube::Client, recorder: EventRecorder) -> tokio::task::JoinHandle<()> {
     let queue: WorkQueue<Key> = WorkQueue::new();
-    let q = queue.clone();
-    let services = Informer::spawn(Api::<Service>::all(client.clone()), watcher::Config::default(), move |c| {
-        let s = match c {
-            Change::Applied(s) | Change::Deleted(s) => s,
-        };
-        q.add((s.namespace().unwrap_or_default(), s.name_any()));
-    });
-    let memberships = PodServices::new(services.store().clone());
-    let q = queue.clone();
-    let pods = Informer::spawn(Api::<Pod>::all(client.clone()), watcher::Config::default(), move |c| memberships.on_change(c, &q));
+    let (services, pods) = service_and_pod_informers(&client, &queue);
     let q = queue.clone();
     // Upstream reacts to Endpoints deletions only (a deleted object of a live service is recreated).
     let endpoints = Informer::spawn(Api::<Endpoints>::all(client.clone()), watcher::Config::default(), move |c| {
@@ -66,10 +57,6 @@ pub fn spawn(client: kube::Client, recorder: EventRecorder) -> tokio::task::Join
         })
         .await;
     })
-}
-
-fn revision_of<K: kube::Resource>(o: &K) -> i64 {
-    o.meta().resource_version.as_deref().and_then(|r| r.parse().ok()).unwrap_or(0)
 }
 
 impl Controller {

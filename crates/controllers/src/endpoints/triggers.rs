@@ -6,15 +6,32 @@
 use std::collections::{HashMap, HashSet};
 use std::sync::Mutex;
 
-use berth_runtime::{Change, WorkQueue};
+use berth_runtime::{Change, Informer, WorkQueue};
 use k8s_openapi::api::core::v1::{Pod, Service};
 use kube::runtime::reflector::Store;
-use kube::ResourceExt;
+use kube::runtime::watcher;
+use kube::{Api, ResourceExt};
 
 use super::podutil::{selector, selects};
 
 /// A service key: (namespace, name).
 pub type Key = (String, String);
+
+/// Informers on all services and pods that queue the key of every service a change concerns:
+/// a service's own changes, and pod changes through [`PodServices`].
+pub fn service_and_pod_informers(client: &kube::Client, queue: &WorkQueue<Key>) -> (Informer<Service>, Informer<Pod>) {
+    let q = queue.clone();
+    let services = Informer::spawn(Api::<Service>::all(client.clone()), watcher::Config::default(), move |c| {
+        let s = match c {
+            Change::Applied(s) | Change::Deleted(s) => s,
+        };
+        q.add((s.namespace().unwrap_or_default(), s.name_any()));
+    });
+    let memberships = PodServices::new(services.store().clone());
+    let q = queue.clone();
+    let pods = Informer::spawn(Api::<Pod>::all(client.clone()), watcher::Config::default(), move |c| memberships.on_change(c, &q));
+    (services, pods)
+}
 
 pub struct PodServices {
     services: Store<Service>,

@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use berth_runtime::{Change, EventRecorder, EventType, Informer, WorkQueue};
+use berth_runtime::{revision_of, Change, EventRecorder, EventType, Informer, WorkQueue};
 use k8s_openapi::api::core::v1::{ObjectReference, Pod, Service};
 use k8s_openapi::api::discovery::v1::EndpointSlice;
 use kube::api::{Api, DeleteParams, PostParams, Preconditions};
@@ -16,7 +16,7 @@ use kube::runtime::watcher;
 use kube::ResourceExt;
 
 use super::{managed_for, reconcile, LABEL_MANAGED_BY, LABEL_SERVICE_NAME, CONTROLLER_NAME, MAX_ENDPOINTS_PER_SLICE};
-use crate::endpoints::triggers::{Key, PodServices};
+use crate::endpoints::triggers::{Key, service_and_pod_informers};
 
 const CACHE_SYNC_WAIT: Duration = Duration::from_secs(2);
 const WORKERS: usize = 2;
@@ -34,16 +34,7 @@ struct Controller {
 /// Run the EndpointSlice controller until the returned task is aborted.
 pub fn spawn(client: kube::Client, recorder: EventRecorder) -> tokio::task::JoinHandle<()> {
     let queue: WorkQueue<Key> = WorkQueue::new();
-    let q = queue.clone();
-    let services = Informer::spawn(Api::<Service>::all(client.clone()), watcher::Config::default(), move |c| {
-        let s = match c {
-            Change::Applied(s) | Change::Deleted(s) => s,
-        };
-        q.add((s.namespace().unwrap_or_default(), s.name_any()));
-    });
-    let memberships = PodServices::new(services.store().clone());
-    let q = queue.clone();
-    let pods = Informer::spawn(Api::<Pod>::all(client.clone()), watcher::Config::default(), move |c| memberships.on_change(c, &q));
+    let (services, pods) = service_and_pod_informers(&client, &queue);
     let q = queue.clone();
     // Someone else's edit (or deletion) of a managed slice: the service's sync restores it.
     let slices = Informer::spawn(
@@ -70,10 +61,6 @@ pub fn spawn(client: kube::Client, recorder: EventRecorder) -> tokio::task::Join
         })
         .await;
     })
-}
-
-fn revision_of<K: kube::Resource>(o: &K) -> i64 {
-    o.meta().resource_version.as_deref().and_then(|r| r.parse().ok()).unwrap_or(0)
 }
 
 impl Controller {

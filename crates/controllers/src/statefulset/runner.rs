@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use berth_runtime::{Change, EventRecorder, Informer, WorkQueue};
+use berth_runtime::{revision_of, Change, EventRecorder, Informer, WorkQueue};
 use k8s_openapi::api::apps::v1::{ControllerRevision, StatefulSet};
 use k8s_openapi::api::core::v1::{ObjectReference, PersistentVolumeClaim, Pod};
 use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams, Preconditions};
@@ -189,10 +189,6 @@ impl From<kube::Error> for CallError {
             other => CallError { kind: ErrorKind::Other, message: other.to_string() },
         }
     }
-}
-
-fn revision_of<K: kube::Resource>(o: &K) -> i64 {
-    o.meta().resource_version.as_deref().and_then(|r| r.parse().ok()).unwrap_or(0)
 }
 
 impl Controller {

@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use berth_runtime::{Change, EventRecorder, Informer, WorkQueue};
+use berth_runtime::{revision_of, Change, EventRecorder, Informer, WorkQueue};
 use k8s_openapi::api::core::v1::{Node, PersistentVolume, PersistentVolumeClaim, Pod};
 use k8s_openapi::api::storage::v1::StorageClass;
 use kube::api::{Api, DeleteParams, PostParams, Preconditions};
@@ -169,10 +169,6 @@ pub fn spawn(client: kube::Client, recorder: EventRecorder, config: Config) -> t
         });
         let _ = tokio::join!(futures::future::join_all(claim_workers), volume_worker, resync);
     })
-}
-
-fn revision_of<K: kube::Resource>(o: &K) -> i64 {
-    o.meta().resource_version.as_deref().and_then(|r| r.parse().ok()).unwrap_or(0)
 }
 
 fn by_name<K: kube::Resource + Clone>(mut v: Vec<K>) -> Vec<K> {

@@ -6,10 +6,11 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use berth_images::Image;
-use k8s_openapi::api::core::v1::{Container, Pod};
+use k8s_openapi::api::core::v1::{Container, VolumeMount};
 use nix::sys::signal::Signal;
 
-use crate::process::spec::{BindMount, ContainerSpec, ExitRecord, DEFAULT_PATH};
+use super::expand::{expand, in_env};
+use crate::process::spec::{BindMount, ContainerSpec, ExitRecord};
 use crate::process::{procs, sandbox, shim};
 
 /// Why a container could not start: the waiting reason and message the kubelet would report.
@@ -20,12 +21,14 @@ pub struct StartError {
 }
 
 /// argv for a container of `image`: the image's program unless the container has a
-/// `command` (which, as with a real image, replaces the entrypoint); `args` follow.
-pub fn argv(c: &Container) -> Result<Vec<String>, StartError> {
+/// `command` (which, as with a real image, replaces the entrypoint); `args` follow. `$(VAR)`
+/// in `command` and `args` expands against the container's environment `env`.
+pub fn argv(c: &Container, env: &[(String, String)]) -> Result<Vec<String>, StartError> {
     let image = c.image.clone().unwrap_or_default();
     let resolved = berth_images::resolve(&image).map_err(|e| StartError { reason: "ErrImagePull", message: e.to_string() })?;
-    let args = c.args.clone().unwrap_or_default();
-    let command = c.command.clone().filter(|c| !c.is_empty());
+    let x = |v: &Vec<String>| v.iter().map(|s| expand(s, in_env(env))).collect::<Vec<_>>();
+    let args = c.args.as_ref().map(x).unwrap_or_default();
+    let command = c.command.as_ref().map(x).filter(|c| !c.is_empty());
     let mut argv = match (command, resolved) {
         (Some(cmd), _) => cmd,
         (None, Image::App { name }) => vec!["/proc/self/exe".into(), "image".into(), "run".into(), name.into()],
@@ -39,80 +42,39 @@ pub fn argv(c: &Container) -> Result<Vec<String>, StartError> {
     Ok(argv)
 }
 
-/// The container's environment: PATH and HOSTNAME as an image and the kubelet set them, then
-/// `env` in order (with `$(VAR)` references expanded and `fieldRef`s resolved).
-pub fn env(c: &Container, pod: &Pod, hostname: &str, pod_ip: &str) -> Result<Vec<(String, String)>, StartError> {
-    let mut out: Vec<(String, String)> = vec![("PATH".into(), DEFAULT_PATH.into()), ("HOSTNAME".into(), hostname.into())];
-    for e in c.env.iter().flatten() {
-        let value = if let Some(from) = &e.value_from {
-            let Some(f) = &from.field_ref else {
-                return Err(StartError {
-                    reason: "CreateContainerConfigError",
-                    message: format!("env {}: only value and valueFrom.fieldRef are supported by berth nodes yet", e.name),
-                });
-            };
-            field(pod, &f.field_path, pod_ip).ok_or_else(|| StartError {
-                reason: "CreateContainerConfigError",
-                message: format!("env {}: unsupported fieldPath {:?}", e.name, f.field_path),
-            })?
-        } else {
-            expand(e.value.as_deref().unwrap_or_default(), &out)
-        };
-        out.retain(|(k, _)| *k != e.name);
-        out.push((e.name.clone(), value));
-    }
-    Ok(out)
-}
-
-fn field(pod: &Pod, path: &str, pod_ip: &str) -> Option<String> {
-    let m = &pod.metadata;
-    let s = pod.spec.as_ref();
-    Some(match path {
-        "metadata.name" => m.name.clone().unwrap_or_default(),
-        "metadata.namespace" => m.namespace.clone().unwrap_or_default(),
-        "metadata.uid" => m.uid.clone().unwrap_or_default(),
-        "spec.nodeName" => s.and_then(|s| s.node_name.clone()).unwrap_or_default(),
-        "spec.serviceAccountName" => s.and_then(|s| s.service_account_name.clone()).unwrap_or_default(),
-        "status.podIP" => pod_ip.to_string(),
-        "status.hostIP" => "127.0.0.1".into(),
-        _ => {
-            let key = path.strip_prefix("metadata.labels['")?.strip_suffix("']");
-            if let Some(k) = key {
-                return m.labels.as_ref()?.get(k).cloned();
+/// A volume mount's `subPath`, or its `subPathExpr` expanded against the container's env
+/// (upstream's `ExpandContainerVolumeMounts`: every referenced variable must be set and
+/// non-empty), checked as upstream's `makeMounts` does.
+fn sub_path(m: &VolumeMount, env: &[(String, String)]) -> Result<Option<String>, StartError> {
+    let config = |message: String| StartError { reason: "CreateContainerConfigError", message };
+    let mut sub = m.sub_path.clone().filter(|s| !s.is_empty());
+    if let Some(expr) = m.sub_path_expr.as_deref().filter(|s| !s.is_empty()) {
+        let missing = std::cell::RefCell::new(std::collections::BTreeSet::new());
+        let lookup = in_env(env);
+        let expanded = expand(expr, |k| match lookup(k).filter(|v| !v.is_empty()) {
+            Some(v) => Some(v),
+            None => {
+                missing.borrow_mut().insert(k.to_string());
+                Some(String::new())
             }
-            let k = path.strip_prefix("metadata.annotations['")?.strip_suffix("']")?;
-            m.annotations.as_ref()?.get(k).cloned()?
+        });
+        let missing = missing.into_inner();
+        if !missing.is_empty() {
+            return Err(config(format!("missing value for {}", missing.into_iter().collect::<Vec<_>>().join(", "))));
         }
-    })
-}
-
-/// `$(VAR)` expansion against earlier variables; `$$` escapes; unknown references stay.
-fn expand(s: &str, vars: &[(String, String)]) -> String {
-    let mut out = String::new();
-    let mut rest = s;
-    while let Some(i) = rest.find('$') {
-        out.push_str(&rest[..i]);
-        let after = &rest[i + 1..];
-        if let Some(a) = after.strip_prefix('$') {
-            out.push('$');
-            rest = a;
-        } else if let Some(end) = after.strip_prefix('(').and_then(|a| a.find(')')) {
-            let name = &after[1..=end];
-            match vars.iter().rev().find(|(k, _)| k == name) {
-                Some((_, v)) => out.push_str(v),
-                None => out.push_str(&format!("$({name})")),
-            }
-            rest = &after[end + 2..];
-        } else {
-            out.push('$');
-            rest = after;
-        }
+        sub = Some(expanded).filter(|s| !s.is_empty());
     }
-    out.push_str(rest);
-    out
+    let Some(sub) = sub else { return Ok(None) };
+    if sub.starts_with('/') {
+        return Err(config(format!("error SubPath `{sub}` must not be an absolute path")));
+    }
+    if Path::new(&sub).components().any(|c| c == std::path::Component::ParentDir) {
+        return Err(config(format!("unable to provision SubPath `{sub}`: must not contain '..'")));
+    }
+    Ok(Some(sub))
 }
 
-pub fn mounts(c: &Container, volumes: &BTreeMap<String, PathBuf>) -> Result<Vec<BindMount>, StartError> {
+pub fn mounts(c: &Container, volumes: &BTreeMap<String, PathBuf>, env: &[(String, String)]) -> Result<Vec<BindMount>, StartError> {
     let mut out = Vec::new();
     for m in c.volume_mounts.iter().flatten() {
         let base = volumes.get(&m.name).ok_or_else(|| StartError {
@@ -120,9 +82,16 @@ pub fn mounts(c: &Container, volumes: &BTreeMap<String, PathBuf>) -> Result<Vec<
             message: format!("cannot find volume {:?} to mount into container {:?}", m.name, c.name),
         })?;
         let mut source = base.clone();
-        if let Some(sub) = m.sub_path.as_deref().filter(|s| !s.is_empty()) {
-            source = base.join(sub);
-            let _ = std::fs::create_dir_all(&source);
+        if let Some(sub) = sub_path(m, env)? {
+            source = base.join(&sub);
+            if std::fs::symlink_metadata(&source).is_err() {
+                let _ = std::fs::create_dir_all(&source);
+            }
+            // A symlink inside the volume must not lead out of it.
+            let (real, real_base) = (std::fs::canonicalize(&source).unwrap_or_else(|_| source.clone()), std::fs::canonicalize(base).unwrap_or_else(|_| base.clone()));
+            if !real.starts_with(&real_base) {
+                return Err(StartError { reason: "CreateContainerConfigError", message: format!("subpath {:?} not within volume path {:?}", real.display().to_string(), real_base.display().to_string()) });
+            }
         }
         out.push(BindMount { source: source.to_string_lossy().into(), target: m.mount_path.clone(), read_only: m.read_only == Some(true) });
     }
@@ -191,30 +160,44 @@ mod tests {
     #[test]
     fn argv_follows_image_command_and_args() {
         let c = container(serde_json::json!({"name": "a", "image": "luksa/kubia-pet"}));
-        assert_eq!(argv(&c).unwrap(), ["/proc/self/exe", "image", "run", "luksa/kubia-pet"]);
+        assert_eq!(argv(&c, &[]).unwrap(), ["/proc/self/exe", "image", "run", "luksa/kubia-pet"]);
         let c = container(serde_json::json!({"name": "a", "image": "busybox", "command": ["sh", "-c"], "args": ["exit 1"]}));
-        assert_eq!(argv(&c).unwrap(), ["sh", "-c", "exit 1"]);
+        assert_eq!(argv(&c, &[]).unwrap(), ["sh", "-c", "exit 1"]);
+        let env = vec![("N".to_string(), "3".to_string())];
+        let c = container(serde_json::json!({"name": "a", "image": "busybox", "command": ["echo", "$(N)"], "args": ["$$(N)", "$(M)"]}));
+        assert_eq!(argv(&c, &env).unwrap(), ["echo", "3", "$(N)", "$(M)"]);
         let c = container(serde_json::json!({"name": "a", "image": "busybox:1.36"}));
-        assert_eq!(argv(&c).unwrap(), ["sh"]);
+        assert_eq!(argv(&c, &[]).unwrap(), ["sh"]);
         let c = container(serde_json::json!({"name": "a", "image": "nginx"}));
-        let e = argv(&c).unwrap_err();
+        let e = argv(&c, &[]).unwrap_err();
         assert_eq!(e.reason, "ErrImagePull");
         assert!(e.message.contains("luksa/kubia-pet, busybox, alpine"));
     }
 
     #[test]
-    fn env_resolves_field_refs_and_references() {
-        let pod: Pod = serde_json::from_value(serde_json::json!({"metadata": {"name": "p", "namespace": "ns"}, "spec": {"nodeName": "node-1", "containers": []}})).unwrap();
-        let c = container(serde_json::json!({"name": "a", "env": [
-            {"name": "POD", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}},
-            {"name": "NS", "valueFrom": {"fieldRef": {"fieldPath": "metadata.namespace"}}},
-            {"name": "IP", "valueFrom": {"fieldRef": {"fieldPath": "status.podIP"}}},
-            {"name": "NODE", "valueFrom": {"fieldRef": {"fieldPath": "spec.nodeName"}}},
-            {"name": "WHO", "value": "$(POD).$(NS) $(NOPE) $$(POD)"}]}));
-        let env = env(&c, &pod, "p", "10.0.0.2").unwrap();
-        let get = |k: &str| env.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone()).unwrap();
-        assert_eq!((get("POD"), get("NS"), get("IP"), get("NODE")), ("p".into(), "ns".into(), "10.0.0.2".into(), "node-1".into()));
-        assert_eq!(get("WHO"), "p.ns $(NOPE) $(POD)");
-        assert_eq!(get("HOSTNAME"), "p");
+    fn sub_paths_and_sub_path_exprs() {
+        let vm = |json: serde_json::Value| -> VolumeMount { serde_json::from_value(json).unwrap() };
+        let env = vec![("POD".to_string(), "p-0".to_string()), ("EMPTY".to_string(), String::new())];
+        assert_eq!(sub_path(&vm(serde_json::json!({"name": "v", "mountPath": "/m", "subPath": "a/b"})), &env).unwrap().as_deref(), Some("a/b"));
+        assert_eq!(sub_path(&vm(serde_json::json!({"name": "v", "mountPath": "/m", "subPathExpr": "logs/$(POD)"})), &env).unwrap().as_deref(), Some("logs/p-0"));
+        let e = sub_path(&vm(serde_json::json!({"name": "v", "mountPath": "/m", "subPathExpr": "$(NOPE)/$(EMPTY)/$(POD)"})), &env).unwrap_err();
+        assert_eq!((e.reason, e.message.as_str()), ("CreateContainerConfigError", "missing value for EMPTY, NOPE"));
+        assert_eq!(sub_path(&vm(serde_json::json!({"name": "v", "mountPath": "/m", "subPath": "/etc"})), &env).unwrap_err().message, "error SubPath `/etc` must not be an absolute path");
+        assert_eq!(sub_path(&vm(serde_json::json!({"name": "v", "mountPath": "/m", "subPath": "a/../.."})), &env).unwrap_err().message, "unable to provision SubPath `a/../..`: must not contain '..'");
+        assert_eq!(sub_path(&vm(serde_json::json!({"name": "v", "mountPath": "/m"})), &env).unwrap(), None);
+    }
+
+    #[test]
+    fn a_sub_path_may_not_leave_its_volume() {
+        let d = tempfile::tempdir().unwrap();
+        let vol = d.path().join("vol");
+        std::fs::create_dir(&vol).unwrap();
+        std::os::unix::fs::symlink("/etc", vol.join("out")).unwrap();
+        let volumes: BTreeMap<String, PathBuf> = [("v".to_string(), vol.clone())].into();
+        let c = container(serde_json::json!({"name": "a", "volumeMounts": [{"name": "v", "mountPath": "/m", "subPath": "out"}]}));
+        assert!(mounts(&c, &volumes, &[]).unwrap_err().message.starts_with("subpath \"/etc\" not within volume path"));
+        let c = container(serde_json::json!({"name": "a", "volumeMounts": [{"name": "v", "mountPath": "/m", "subPath": "new/dir"}]}));
+        assert_eq!(mounts(&c, &volumes, &[]).unwrap()[0].source, vol.join("new/dir").to_string_lossy());
+        assert!(vol.join("new/dir").is_dir());
     }
 }

@@ -4,11 +4,19 @@
 //!
 //! Requirements: root (namespaces, mounts, links), Linux ≥ 5.3 (pidfd), iproute2's `ip`.
 
+mod atomic_writer;
+mod env;
 mod etc_files;
+mod expand;
+mod fieldref;
 mod hooks;
 mod launch;
+pub(crate) mod nfs;
 mod pods;
 mod probes;
+mod projection;
+mod resources;
+mod service_env;
 mod status;
 pub mod teardown;
 mod volumes;

@@ -25,21 +25,49 @@ pub struct Result_ {
     pub kind: Kind,
     pub ok: bool,
     pub message: String,
+    /// The probe could not be run at all (upstream's "probe errored"): the result is thrown
+    /// away and only an event says why.
+    pub errored: bool,
 }
 
-fn port(c: &Container, p: &IntOrString) -> Option<u16> {
-    match p {
-        IntOrString::Int(i) => u16::try_from(*i).ok(),
-        IntOrString::String(name) => c.ports.iter().flatten().find(|cp| cp.name.as_deref() == Some(name)).and_then(|cp| u16::try_from(cp.container_port).ok()),
+/// Why one probe attempt did not succeed.
+#[derive(Debug, Clone, PartialEq)]
+enum NotOk {
+    /// The probe ran and failed (upstream's `probe failed: <output>`).
+    Failed(String),
+    /// The probe is malformed (upstream's `probe errored: <err>`), e.g. an unknown named port.
+    Errored(String),
+}
+
+/// upstream's `ResolveContainerPort`: a number, or a named container port, or a name that
+/// parses as a number; else the error the prober reports.
+fn port(c: &Container, p: &IntOrString) -> Result<u16, NotOk> {
+    let n: i64 = match p {
+        IntOrString::Int(i) => *i as i64,
+        IntOrString::String(name) => match c.ports.iter().flatten().find(|cp| cp.name.as_deref() == Some(name)) {
+            Some(cp) => cp.container_port as i64,
+            None => name.parse().map_err(|_| NotOk::Errored(format!("strconv.Atoi: parsing {name:?}: invalid syntax")))?,
+        },
+    };
+    if n > 0 && n < 65536 {
+        Ok(n as u16)
+    } else {
+        Err(NotOk::Errored(format!("invalid port number: {n}")))
     }
 }
 
-/// Run one probe once; Err carries the failure message (as in the `Unhealthy` event).
-async fn run_once(c: &Container, p: &Probe, pod_ip: &str, pid: i32) -> Result<(), String> {
+/// Run one probe once; Err says why it did not succeed (as in the `Unhealthy` event).
+async fn run_once(c: &Container, p: &Probe, pod_ip: &str, pid: i32) -> Result<(), NotOk> {
     let timeout = Duration::from_secs(p.timeout_seconds.unwrap_or(1).max(1) as u64);
+    if let Some(port_ref) = p.http_get.as_ref().map(|h| &h.port).or(p.tcp_socket.as_ref().map(|t| &t.port)) {
+        port(c, port_ref)?;
+    }
+    if p.http_get.is_none() && p.tcp_socket.is_none() && p.exec.is_none() && p.grpc.is_none() {
+        return Err(NotOk::Errored("missing probe handler".into()));
+    }
     let attempt = async {
         if let Some(h) = &p.http_get {
-            let port = port(c, &h.port).ok_or("invalid port")?;
+            let port = port(c, &h.port).map_err(|_| "invalid port")?;
             let host = h.host.clone().filter(|h| !h.is_empty()).unwrap_or_else(|| pod_ip.to_string());
             let path = h.path.clone().unwrap_or_else(|| "/".into());
             let mut s = tokio::net::TcpStream::connect((host.as_str(), port)).await.map_err(|e| format!("Get \"http://{host}:{port}{path}\": {e}"))?;
@@ -56,7 +84,7 @@ async fn run_once(c: &Container, p: &Probe, pod_ip: &str, pid: i32) -> Result<()
             return if (200..400).contains(&code) { Ok(()) } else { Err(format!("HTTP probe failed with statuscode: {code}")) };
         }
         if let Some(t) = &p.tcp_socket {
-            let port = port(c, &t.port).ok_or("invalid port")?;
+            let port = port(c, &t.port).map_err(|_| "invalid port")?;
             let host = t.host.clone().filter(|h| !h.is_empty()).unwrap_or_else(|| pod_ip.to_string());
             tokio::net::TcpStream::connect((host.as_str(), port)).await.map_err(|e| format!("dial tcp {host}:{port}: {e}"))?;
             return Ok(());
@@ -66,11 +94,11 @@ async fn run_once(c: &Container, p: &Probe, pod_ip: &str, pid: i32) -> Result<()
             let code = exec_in_container(pid, &cmd).await?;
             return if code == 0 { Ok(()) } else { Err(format!("command {cmd:?} exited with {code}")) };
         }
-        Err("probe has no handler (httpGet, tcpSocket or exec)".to_string())
+        Err("grpc probes are not supported by berth nodes yet".to_string())
     };
     match tokio::time::timeout(timeout, attempt).await {
-        Ok(r) => r,
-        Err(_) => Err(format!("probe timed out after {}s", timeout.as_secs())),
+        Ok(r) => r.map_err(NotOk::Failed),
+        Err(_) => Err(NotOk::Failed(format!("probe timed out after {}s", timeout.as_secs()))),
     }
 }
 
@@ -131,7 +159,16 @@ pub fn spawn(c: &Container, instance: u64, pod_ip: String, pid: i32, tx: mpsc::U
             let (mut successes, mut failures, mut reported): (i32, i32, Option<bool>) = (0, 0, None);
             loop {
                 let r = run_once(&c, &probe, &pod_ip, pid).await;
-                let message = r.clone().err().unwrap_or_default();
+                if let Err(NotOk::Errored(message)) = r {
+                    // As upstream's worker: a prober error throws the result away.
+                    let _ = tx.send(Result_ { container: c.name.clone(), instance, kind, ok: false, message, errored: true });
+                    tokio::time::sleep(period).await;
+                    continue;
+                }
+                let message = match &r {
+                    Err(NotOk::Failed(m) | NotOk::Errored(m)) => m.clone(),
+                    Ok(()) => String::new(),
+                };
                 if r.is_ok() {
                     successes += 1;
                     failures = 0;
@@ -149,7 +186,7 @@ pub fn spawn(c: &Container, instance: u64, pod_ip: String, pid: i32, tx: mpsc::U
                 if let Some(v) = verdict {
                     if reported != Some(v) || (!v && kind == Kind::Liveness) {
                         reported = Some(v);
-                        let _ = tx.send(Result_ { container: c.name.clone(), instance, kind, ok: v, message });
+                        let _ = tx.send(Result_ { container: c.name.clone(), instance, kind, ok: v, message, errored: false });
                         if kind == Kind::Startup && v {
                             let _ = started_tx.send(true);
                             return;
@@ -164,4 +201,20 @@ pub fn spawn(c: &Container, instance: u64, pod_ip: String, pid: i32, tx: mpsc::U
         }));
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn resolves_ports_as_upstream() {
+        let c: Container = serde_json::from_value(serde_json::json!({"name": "c", "ports": [{"name": "http", "containerPort": 8080}]})).unwrap();
+        assert_eq!(port(&c, &IntOrString::String("http".into())), Ok(8080));
+        assert_eq!(port(&c, &IntOrString::String("9090".into())), Ok(9090));
+        assert_eq!(port(&c, &IntOrString::Int(80)), Ok(80));
+        assert_eq!(port(&c, &IntOrString::String("web".into())), Err(NotOk::Errored("strconv.Atoi: parsing \"web\": invalid syntax".into())));
+        assert_eq!(port(&c, &IntOrString::Int(0)), Err(NotOk::Errored("invalid port number: 0".into())));
+        assert_eq!(port(&c, &IntOrString::Int(70000)), Err(NotOk::Errored("invalid port number: 70000".into())));
+    }
 }

@@ -6,6 +6,7 @@ use std::path::Path;
 use nix::sys::signal::Signal;
 
 use crate::process::ipam::Ipam;
+use crate::process::cgroup::{self, Cgroups};
 use crate::process::{net, procs, sandbox, shim};
 
 /// SIGKILL every process of the pod in `dir` (each shim's whole session, the sandbox holder),
@@ -20,6 +21,7 @@ fn kill_pod(dir: &Path, uid: &str) {
         procs::signal(pid, Signal::SIGKILL);
     }
     net::delete_link_blocking(&net::host_veth_name(uid));
+    crate::agent::nfs::unmount_under(dir);
     let _ = std::fs::remove_dir_all(dir);
 }
 
@@ -27,6 +29,9 @@ fn kill_pod(dir: &Path, uid: &str) {
 pub fn pod(state_dir: &Path, uid: &str, ipam: &Ipam) {
     kill_pod(&state_dir.join("pods").join(uid), uid);
     ipam.release(uid);
+    if let Some(cg) = Cgroups::host() {
+        cg.remove_pod(&cgroup::node_key(state_dir), uid);
+    }
 }
 
 /// Tear down every pod of the node at `state_dir` and its bridge. The agent must be stopped.
@@ -37,4 +42,7 @@ pub fn node(state_dir: &Path) {
     }
     let _ = std::fs::remove_dir_all(ipam_dir);
     net::delete_link_blocking(&net::bridge_name(state_dir));
+    if let Some(cg) = Cgroups::host() {
+        cg.remove_node(&cgroup::node_key(state_dir));
+    }
 }

@@ -10,6 +10,7 @@
 //! re-adopts them from the PID files in its state dir (see NODE-CONTRACT: `pid`, logs).
 //! Requires root (namespaces, mounts, links) and iproute2's `ip`.
 
+pub mod cgroup;
 pub mod fence;
 pub mod ipam;
 pub mod logs;

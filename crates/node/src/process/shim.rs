@@ -204,6 +204,10 @@ fn pump(mut from: File, stream: &str, log: &Mutex<File>) {
 
 /// In the forked child: enter the container and exec; returns only on failure.
 fn exec_container(spec: &ContainerSpec, rootfs: &Path, out: &OwnedFd, err: &OwnedFd) -> Result<std::convert::Infallible, String> {
+    // Before the container's own root hides the host's cgroupfs.
+    if let Some(cg) = &spec.cgroup {
+        super::cgroup::join(Path::new(cg))?;
+    }
     super::rootfs::enter(spec, rootfs)?;
     let null = File::open("/dev/null").map_err(|e| format!("/dev/null: {e}"))?;
     super::dup_onto(null.as_raw_fd(), 0).map_err(|e| format!("dup2: {e}"))?;

@@ -27,6 +27,9 @@ pub struct ContainerSpec {
     pub mounts: Vec<BindMount>,
     /// Files written into the container's private `/etc`: hosts, hostname, resolv.conf.
     pub etc_files: Vec<(String, String)>,
+    /// The cgroup v2 directory holding the container's limits, joined before exec.
+    #[serde(default)]
+    pub cgroup: Option<String>,
 }
 
 /// How a container instance ended; written by its shim to `<restartCount>.exit`.

@@ -13,6 +13,21 @@ pub static BOUND_OBJECT_REFERENCE: Message = Message {
     ],
 };
 
+pub static SELF_SUBJECT_REVIEW: Message = Message {
+    name: "authentication/v1.SelfSubjectReview",
+    fields: &[
+        Field { number: 1, json: "metadata", kind: Message(&super::meta_v1::OBJECT_META), shape: Value, omitempty: true },
+        Field { number: 2, json: "status", kind: Message(&SELF_SUBJECT_REVIEW_STATUS), shape: Value, omitempty: true },
+    ],
+};
+
+pub static SELF_SUBJECT_REVIEW_STATUS: Message = Message {
+    name: "authentication/v1.SelfSubjectReviewStatus",
+    fields: &[
+        Field { number: 1, json: "userInfo", kind: Message(&USER_INFO), shape: Value, omitempty: true },
+    ],
+};
+
 pub static TOKEN_REQUEST: Message = Message {
     name: "authentication/v1.TokenRequest",
     fields: &[
@@ -36,5 +51,14 @@ pub static TOKEN_REQUEST_STATUS: Message = Message {
     fields: &[
         Field { number: 1, json: "token", kind: String, shape: Value, omitempty: false },
         Field { number: 2, json: "expirationTimestamp", kind: Time, shape: Value, omitempty: false },
+    ],
+};
+
+pub static USER_INFO: Message = Message {
+    name: "authentication/v1.UserInfo",
+    fields: &[
+        Field { number: 1, json: "username", kind: String, shape: Value, omitempty: true },
+        Field { number: 2, json: "uid", kind: String, shape: Value, omitempty: true },
+        Field { number: 3, json: "groups", kind: String, shape: Repeated, omitempty: true },
     ],
 };

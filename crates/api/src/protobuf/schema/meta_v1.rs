@@ -27,6 +27,15 @@ pub static DELETE_OPTIONS: Message = Message {
     ],
 };
 
+pub static FIELD_SELECTOR_REQUIREMENT: Message = Message {
+    name: "meta/v1.FieldSelectorRequirement",
+    fields: &[
+        Field { number: 1, json: "key", kind: String, shape: Value, omitempty: false },
+        Field { number: 2, json: "operator", kind: String, shape: Value, omitempty: false },
+        Field { number: 3, json: "values", kind: String, shape: Repeated, omitempty: true },
+    ],
+};
+
 pub static LABEL_SELECTOR: Message = Message {
     name: "meta/v1.LabelSelector",
     fields: &[

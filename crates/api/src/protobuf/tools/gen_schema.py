@@ -23,6 +23,8 @@ PACKAGES = {
     "autoscaling_v1": (f"{API}/autoscaling/v1/types.go", "autoscalingv1"),
     "coordination_v1": (f"{API}/coordination/v1/types.go", "coordinationv1"),
     "policy_v1": (f"{API}/policy/v1/types.go", "policyv1"),
+    "rbac_v1": (f"{API}/rbac/v1/types.go", "rbacv1"),
+    "authorization_v1": (f"{API}/authorization/v1/types.go", "authorizationv1"),
 }
 ALIAS = {alias: key for key, (_, alias) in PACKAGES.items()}
 ALIAS["v1"] = "core_v1"  # other API groups import core/v1 as "v1"
@@ -39,7 +41,15 @@ ROOTS = [
     ("autoscaling_v1", "Scale"),
     ("coordination_v1", "Lease"),
     ("policy_v1", "Eviction"),
+    ("rbac_v1", "Role"), ("rbac_v1", "ClusterRole"), ("rbac_v1", "RoleBinding"), ("rbac_v1", "ClusterRoleBinding"),
+    ("authorization_v1", "SelfSubjectAccessReview"), ("authorization_v1", "SubjectAccessReview"),
+    ("authorization_v1", "SelfSubjectRulesReview"),
+    ("authentication_v1", "SelfSubjectReview"),
 ]
+
+# `map[string]ExtraValue` (user extras) has no decoder; clients never send it in the reviews
+# berth serves (kubectl's bodies carry only the attributes), so those fields are left out.
+SKIP_TYPES = {"map[string]ExtraValue"}
 
 # Types with their own wire and JSON forms, handled by dedicated decoders.
 SPECIAL = {
@@ -148,6 +158,8 @@ while todo:
     pkg, name = key
     fields = []
     for goname, gotype, tags in PKG[pkg][0][name]:
+        if gotype in SKIP_TYPES:
+            continue
         pb = tag(tags, "protobuf").split(",")
         wire, num = pb[0], int(pb[1])
         js = tag(tags, "json")

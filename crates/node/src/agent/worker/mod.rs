@@ -19,6 +19,7 @@ use super::launch::{self, Started};
 use super::status::{self, CState};
 use super::{probes, NodeCtx};
 
+mod volumes;
 mod restart;
 mod start;
 mod stop;
@@ -70,6 +71,8 @@ pub struct PodWorker {
     sandbox: Option<(i32, Ipv4Addr)>,
     sandbox_retry: Option<Instant>,
     volumes: Option<BTreeMap<String, PathBuf>>,
+    mount_failures: u32,
+    refresh: volumes::Refresh,
     ctrs: Vec<Ctr>,
     last_written: Option<PodStatus>,
     next_instance: u64,
@@ -110,6 +113,8 @@ impl PodWorker {
             sandbox: None,
             sandbox_retry: None,
             volumes: None,
+            mount_failures: 0,
+            refresh: volumes::Refresh::default(),
             ctrs: ctrs.collect(),
             last_written: first.status.clone(),
             next_instance: 1,
@@ -146,7 +151,7 @@ impl PodWorker {
 
     fn next_wake(&self) -> Option<Instant> {
         let shows = self.ctrs.iter().filter_map(|c| c.then_show.as_ref().map(|(t, _)| *t));
-        self.ctrs.iter().filter_map(|c| c.next_start).chain(shows).chain(self.sandbox_retry).min()
+        self.ctrs.iter().filter_map(|c| c.next_start).chain(shows).chain(self.sandbox_retry).chain(self.refresh.next()).min()
     }
 
     /// Take over what a previous agent left running for this pod.
@@ -241,6 +246,10 @@ impl PodWorker {
             }
             Msg::Probe(r) => {
                 let Some(i) = self.ctrs.iter().position(|c| c.spec.name == r.container && c.instance == r.instance) else { return };
+                if r.errored {
+                    self.event(berth_runtime::EventType::Warning, "Unhealthy", &format!("{:?} probe errored: {}", r.kind, r.message));
+                    return;
+                }
                 let c = &mut self.ctrs[i];
                 match r.kind {
                     probes::Kind::Readiness => c.ready = r.ok,
@@ -348,17 +357,10 @@ impl PodWorker {
                 return false;
             }
         }
-        if self.volumes.is_none() {
-            match super::volumes::prepare(&self.ctx.client, &pod, &self.dir).await {
-                Ok(v) => self.volumes = Some(v),
-                Err((name, e)) => {
-                    self.event(berth_runtime::EventType::Warning, "FailedMount", &format!("MountVolume.SetUp failed for volume {name:?} : {e}"));
-                    self.sandbox_retry = Some(Instant::now() + Duration::from_secs(2));
-                    self.write_status(&pod, None).await;
-                    return false;
-                }
-            }
+        if !self.prepare_volumes(&pod).await {
+            return false;
         }
+        self.refresh_volumes(&pod).await;
         for c in &mut self.ctrs {
             if c.then_show.as_ref().is_some_and(|(t, _)| *t <= Instant::now()) {
                 c.state = c.then_show.take().expect("checked").1;

@@ -8,7 +8,7 @@ use kube::api::{Api, Patch, PatchParams};
 use tokio::time::Instant;
 
 use super::PodWorker;
-use crate::agent::launch::{self, StartError};
+use crate::agent::launch;
 use crate::agent::status::{self, CState, View};
 use crate::process::{procs, sandbox};
 use crate::simulated::containers::restart_backoff;
@@ -40,16 +40,22 @@ impl PodWorker {
     pub(super) async fn start_container(&mut self, i: usize, pod: &Pod) {
         let (sandbox_pid, ip) = self.sandbox.expect("sandbox exists");
         let hostname = crate::agent::etc_files::pod_hostname(pod);
-        let spec = &self.ctrs[i].spec;
+        let spec = self.ctrs[i].spec.clone();
         let image = spec.image.clone().unwrap_or_default();
-        let built = (|| -> Result<_, StartError> {
-            let argv = launch::argv(spec)?;
-            let env = launch::env(spec, pod, &hostname, &ip.to_string())?;
-            let mounts = launch::mounts(spec, self.volumes.as_ref().expect("volumes prepared"))?;
-            Ok(crate::process::spec::ContainerSpec {
+        // As upstream: the image first (ErrImagePull), then the container's config.
+        let sources = match launch::argv(&spec, &[]) {
+            Ok(_) => crate::agent::env::fetch(&self.ctx.client, pod, &spec).await,
+            Err(e) => Err(e),
+        };
+        let built = sources.and_then(|sources| {
+            let alloc = crate::agent::resources::Allocatable::host();
+            let resolved = crate::agent::env::resolve(&spec, pod, &hostname, &ip.to_string(), &sources, &alloc)?;
+            let argv = launch::argv(&spec, &resolved.env)?;
+            let mounts = launch::mounts(&spec, self.volumes.as_ref().expect("volumes prepared"), &resolved.env)?;
+            let cspec = crate::process::spec::ContainerSpec {
                 sandbox_pid,
                 argv,
-                env,
+                env: resolved.env,
                 working_dir: spec.working_dir.clone().filter(|w| !w.is_empty()),
                 mounts,
                 etc_files: vec![
@@ -57,11 +63,18 @@ impl PodWorker {
                     ("hostname".into(), format!("{hostname}\n")),
                     ("resolv.conf".into(), crate::agent::etc_files::resolv_conf(pod, &self.ctx.nameservers)),
                 ],
-            })
-        })();
+                cgroup: crate::agent::resources::cgroup(&self.ctx.state_dir, &self.uid, &spec),
+            };
+            Ok((cspec, resolved.warnings))
+        });
         let name = spec.name.clone();
         let cspec = match built {
-            Ok(s) => s,
+            Ok((s, warnings)) => {
+                for (reason, msg) in warnings {
+                    self.event(berth_runtime::EventType::Warning, reason, &msg);
+                }
+                s
+            }
             Err(e) if e.reason == "ErrImagePull" => {
                 let c = &mut self.ctrs[i];
                 c.pull_failures += 1;

@@ -31,6 +31,12 @@ impl PodWorker {
         }
         crate::process::net::delete_link_blocking(&crate::process::net::host_veth_name(&self.uid));
         self.ctx.ipam.release(&self.uid);
+        // NFS volumes are mounted under the pod dir; detach them before anything removes it.
+        crate::agent::nfs::unmount_under(&self.dir);
+        self.volumes = None;
+        if let Some(cg) = crate::process::cgroup::Cgroups::host() {
+            cg.remove_pod(&crate::process::cgroup::node_key(&self.ctx.state_dir), &self.uid);
+        }
     }
 
     pub(super) fn teardown(&mut self) {
