@@ -10,6 +10,7 @@ mod creates;
 mod disk;
 mod dns;
 mod fixedload;
+mod nodeloss;
 mod pvbind;
 mod rbac;
 mod report;
@@ -28,7 +29,7 @@ use child::{Berth, TempDir};
 use client::Result;
 use report::Report;
 
-const ALL: [&str; 11] = ["coldstart", "rss", "disk", "creates", "fixedload", "watch", "pvbind", "dns", "sts-ordered", "sts-parallel", "rbac"];
+const ALL: [&str; 12] = ["coldstart", "rss", "disk", "creates", "fixedload", "watch", "pvbind", "dns", "sts-ordered", "sts-parallel", "rbac", "nodeloss"];
 
 #[derive(Parser)]
 #[command(name = "berth-bench", about = "Benchmark `berth up`: cold start, RSS, durable creates, fixed-load latency, watch fan-out")]
@@ -37,7 +38,7 @@ struct Cli {
     #[arg(long, default_value = "target/release/berth")]
     berth: PathBuf,
     /// Run only these measurements (comma-separated or repeated): coldstart, rss, disk,
-    /// creates, fixedload, watch, pvbind, dns, sts-ordered, sts-parallel, rbac.
+    /// creates, fixedload, watch, pvbind, dns, sts-ordered, sts-parallel, rbac, nodeloss.
     #[arg(long, value_delimiter = ',')]
     only: Vec<String>,
     /// A short smoke run: few cold starts, 1 s load phases, 20 watchers.
@@ -168,6 +169,15 @@ async fn run(cli: &Cli, report: &mut Report) -> Result<()> {
     if cli.wants("rbac") {
         eprintln!("berth-bench: RBAC evaluation per request");
         rbac::run(&berth, if q { 500 } else { 5000 }, report).await?;
+    }
+    if cli.wants("nodeloss") {
+        let short = ["--node-monitor-grace-period", "4s", "--node-monitor-period", "500ms"];
+        nodeloss::run(&berth, report, "grace 4 s, lease 2 s", &short, "2", true).await?;
+        let failover = ["--node-monitor-grace-period", "4s", "--node-monitor-period", "500ms", "--auto-failover-after", "3s", "--auto-failover-margin", "2s"];
+        nodeloss::run(&berth, report, "auto-failover 3 s + 2 s, no force delete", &failover, "2", false).await?;
+        if !q {
+            nodeloss::run(&berth, report, "upstream defaults: grace 50 s, lease 40 s", &[], "40", true).await?;
+        }
     }
     if cli.wants("sts-ordered") || cli.wants("sts-parallel") {
         let started = std::time::Instant::now();

@@ -21,7 +21,7 @@ pub(crate) fn can_run_real_nodes() -> bool {
 }
 
 /// One HTTP/1.1 request to `ip:8080`, returning the body.
-fn http(ip: &str, method: &str, body: &str) -> String {
+pub(crate) fn http(ip: &str, method: &str, body: &str) -> String {
     let mut s = std::net::TcpStream::connect_timeout(&format!("{ip}:8080").parse().unwrap(), Duration::from_secs(5)).expect("connect to the pod");
     s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
     write!(s, "{method} / HTTP/1.1\r\nHost: {ip}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}", body.len()).unwrap();
@@ -30,7 +30,7 @@ fn http(ip: &str, method: &str, body: &str) -> String {
     out.split_once("\r\n\r\n").map(|(_, b)| b.to_string()).unwrap_or_default()
 }
 
-fn hostpath_pvs(dir: &Path) -> String {
+pub(crate) fn hostpath_pvs(dir: &Path) -> String {
     let mut out = String::from("apiVersion: v1\nkind: List\nitems:\n");
     for i in 1..=3 {
         let path = dir.join(format!("pv-{i}"));
@@ -93,7 +93,7 @@ impl std::ops::DerefMut for Teardown {
     }
 }
 
-fn container_pid(c: &Cluster, node: &str, uid: &str, container: &str) -> Option<String> {
+pub(crate) fn container_pid(c: &Cluster, node: &str, uid: &str, container: &str) -> Option<String> {
     std::fs::read_to_string(c.dir.path().join(format!("nodes/{node}/pods/{uid}/containers/{container}/pid"))).ok()
 }
 

@@ -89,7 +89,7 @@ macro_rules! res {
 
 pub static REGISTRY: &[ResourceInfo] = &[
     res!("", "v1", "Namespace", "namespaces", "namespace", Cluster, short: &["ns"], cat: NONE, sub: &["status", "finalize"], gen: false),
-    res!("", "v1", "Pod", "pods", "pod", Namespaced, short: &["po"], cat: ALL, sub: &["status", "binding", "log", "exec", "proxy"], gen: false),
+    res!("", "v1", "Pod", "pods", "pod", Namespaced, short: &["po"], cat: ALL, sub: &["status", "binding", "eviction", "log", "exec", "proxy"], gen: false),
     res!("", "v1", "Service", "services", "service", Namespaced, short: &["svc"], cat: ALL, sub: &["status", "proxy"], gen: false),
     res!("", "v1", "Endpoints", "endpoints", "endpoints", Namespaced, short: &["ep"], cat: NONE, sub: NONE, gen: false),
     res!("", "v1", "PersistentVolume", "persistentvolumes", "persistentvolume", Cluster, short: &["pv"], cat: NONE, sub: &["status"], gen: false),

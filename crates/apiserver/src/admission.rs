@@ -47,6 +47,7 @@ pub async fn admit_create(state: &Shared, info: &ResourceInfo, obj: &mut Value) 
     }
     if (info.group, info.kind) == ("", "Pod") {
         crate::sa_admission::admit_pod(state, obj).await?;
+        crate::toleration_admission::admit_pod(obj, state.toleration_defaults);
     }
     crate::rbac::escalation::check(state, info, obj).await?;
     crate::storage_admission::admit_create(state, info.group, info.kind, obj).await

@@ -109,6 +109,7 @@ pub fn resource_list(group: &str, version: &str) -> Result<Value, StatusError> {
                 "scale" => ("Scale", "autoscaling", "v1", &["get", "patch", "update"]),
                 "binding" => ("Binding", "", "", &["create"]),
                 "token" => ("TokenRequest", "authentication.k8s.io", "v1", &["create"]),
+                "eviction" => ("Eviction", "policy", "v1", &["create"]),
                 "finalize" => (r.kind, "", "", &["update"]),
                 "log" => (r.kind, "", "", &["get"]),
                 "exec" => ("PodExecOptions", "", "", &["create", "get"]),

@@ -27,6 +27,7 @@ mod state;
 mod storage_admission;
 mod strategy;
 mod table;
+pub mod toleration_admission;
 mod watch;
 
 pub use authn::node_token;

@@ -30,6 +30,8 @@ pub struct ServerConfig {
     /// Where `pki/` lives.
     pub data_dir: PathBuf,
     pub store: Arc<dyn Store>,
+    /// Seconds of the tolerations the DefaultTolerationSeconds admission adds to pods.
+    pub toleration_defaults: crate::toleration_admission::TolerationDefaults,
 }
 
 pub struct RunningServer {
@@ -79,6 +81,7 @@ pub async fn start(cfg: ServerConfig) -> Result<RunningServer, String> {
         decoded: Default::default(),
         kubelet_tls: Arc::new(pki.kubelet_client_tls_config()?),
         sa_key: crate::satoken::jwt::SigningKey::load_or_create(&cfg.data_dir.join("pki"))?,
+        toleration_defaults: cfg.toleration_defaults,
     });
     crate::namespaces::bootstrap(&state).await.map_err(|e| e.to_string())?;
     crate::rbac::start(&state).await.map_err(|e| e.to_string())?;

@@ -28,6 +28,8 @@ pub struct ApiState {
     pub kubelet_tls: Arc<rustls::ClientConfig>,
     /// Signs and verifies service-account tokens (`pki/sa.key`).
     pub sa_key: crate::satoken::jwt::SigningKey,
+    /// DefaultTolerationSeconds admission settings.
+    pub toleration_defaults: crate::toleration_admission::TolerationDefaults,
 }
 
 pub type Shared = Arc<ApiState>;

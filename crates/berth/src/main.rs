@@ -61,7 +61,7 @@ struct ServerArgs {
     #[arg(long, default_value = "10.245.0.0/16")]
     cluster_cidr: String,
     /// Components not to run, comma-separated: statefulset, scheduler, gc, volume, protection,
-    /// endpoints, endpointslice, dns, serviceaccount (for tests that run their own copy, or to run a component
+    /// endpoints, endpointslice, dns, serviceaccount, nodelifecycle, tainteviction, podgc (for tests that run their own copy, or to run a component
     /// elsewhere).
     #[arg(long, value_delimiter = ',', value_name = "COMPONENTS")]
     disable: Vec<Component>,
@@ -79,6 +79,48 @@ struct ServerArgs {
     /// TTL of the cluster DNS records.
     #[arg(long, default_value_t = 5, value_name = "SECONDS")]
     dns_ttl: u32,
+    /// How long a node may post no heartbeat (Lease renewal or Ready status) before it is
+    /// considered lost: conditions Unknown, `unreachable` taints (kube-controller-manager flag).
+    #[arg(long, default_value = "50s", value_name = "DURATION", value_parser = go_duration)]
+    node_monitor_grace_period: Duration,
+    /// How often the node lifecycle controller checks every node.
+    #[arg(long, default_value = "5s", value_name = "DURATION", value_parser = go_duration)]
+    node_monitor_period: Duration,
+    /// `tolerationSeconds` of the `node.kubernetes.io/not-ready:NoExecute` toleration added to
+    /// every pod lacking one (DefaultTolerationSeconds admission, kube-apiserver flag).
+    #[arg(long, default_value_t = 300, value_name = "SECONDS")]
+    default_not_ready_toleration_seconds: i64,
+    /// The same for `node.kubernetes.io/unreachable:NoExecute`.
+    #[arg(long, default_value_t = 300, value_name = "SECONDS")]
+    default_unreachable_toleration_seconds: i64,
+    /// Lease duration of the nodes `berth up` starts (`--nodes`, `--simulated-nodes`); they
+    /// renew every quarter of it. Keep it below `--node-monitor-grace-period`.
+    #[arg(long, default_value_t = 40, value_name = "SECONDS")]
+    node_lease_duration_seconds: i32,
+    /// Automatic failover (off by default): a node silent for this long plus
+    /// `--auto-failover-margin` is fenced and its StatefulSet pods force-deleted, so they are
+    /// recreated elsewhere; its own pods were killed by then by their sandbox watchdogs (the
+    /// nodes `berth up` starts get the same period). See the README's safety argument.
+    #[arg(long, value_name = "DURATION", value_parser = go_duration)]
+    auto_failover_after: Option<Duration>,
+    /// Safety margin of automatic failover: bounds the difference in elapsed-time measurement
+    /// between the node and the control plane plus the watchdog's reaction time.
+    #[arg(long, default_value = "10s", value_name = "DURATION", value_parser = go_duration)]
+    auto_failover_margin: Duration,
+}
+
+/// Flags `berth up` gives the node agents it starts.
+fn node_args(args: &ServerArgs) -> Vec<String> {
+    let mut out = vec!["--node-lease-duration-seconds".to_string(), args.node_lease_duration_seconds.to_string()];
+    if let Some(f) = args.auto_failover_after {
+        out.extend(["--auto-failover-after".to_string(), format!("{}ms", f.as_millis())]);
+    }
+    out
+}
+
+/// Durations as Go's `time.ParseDuration` reads them (`40s`, `1m30s`, `500ms`).
+pub(crate) fn go_duration(s: &str) -> Result<Duration, String> {
+    berth_node::simulated::annotations::parse_go_duration(s)
 }
 
 /// The control-plane components `berth up` runs in-process.
@@ -93,6 +135,9 @@ enum Component {
     Endpointslice,
     Dns,
     Serviceaccount,
+    Nodelifecycle,
+    Tainteviction,
+    Podgc,
 }
 
 fn main() -> ExitCode {
@@ -151,6 +196,10 @@ async fn run_control_plane(args: ServerArgs) -> Result<(), String> {
         listen: args.listen,
         data_dir: data_dir.clone(),
         store: store.clone(),
+        toleration_defaults: berth_apiserver::toleration_admission::TolerationDefaults {
+            not_ready_seconds: args.default_not_ready_toleration_seconds,
+            unreachable_seconds: args.default_unreachable_toleration_seconds,
+        },
     })
     .await?;
     let kubeconfig = data_dir.join("kubeconfig.yaml");
@@ -159,7 +208,7 @@ async fn run_control_plane(args: ServerArgs) -> Result<(), String> {
     wait_ready(&server).await?;
     let mut controllers = start_controllers(&server, &args, &data_dir).await?;
     controllers.extend(start_service_networking(&server, &args, &data_dir).await?);
-    let nodes = node_cmd::start_nodes(args.nodes, &data_dir, &server.url(), &args.cluster_cidr)?;
+    let nodes = node_cmd::start_nodes(args.nodes, &data_dir, &server.url(), &args.cluster_cidr, &node_args(&args))?;
     eprintln!("berth: ready in {} ms", started.elapsed().as_millis());
     // The one line on stdout, so scripts can `eval "$(berth up | head -1)"`-style consume it.
     println!("export KUBECONFIG={}", kubeconfig.display());
@@ -226,13 +275,15 @@ async fn start_controllers(
     if !disabled.contains(&Component::Scheduler) {
         tasks.push(tokio::spawn(berth_scheduler::runner::run(client.clone(), std::future::pending())));
     }
+    tasks.extend(start_node_lifecycle(&client, args));
     if args.simulated_nodes > berth_node::simulated::runner::MAX_SIMULATED_NODES {
         return Err(format!("--simulated-nodes: at most {}", berth_node::simulated::runner::MAX_SIMULATED_NODES));
     }
     // In-process nodes share one pod watch instead of one field-selected watch each.
     let feed = (args.simulated_nodes > 0).then(|| berth_node::simulated::runner::PodFeed::spawn(client.clone()));
     for i in 1..=args.simulated_nodes {
-        let cfg = berth_node::simulated::runner::sim_node_config(i);
+        let mut cfg = berth_node::simulated::runner::sim_node_config(i);
+        cfg.lease_duration_seconds = args.node_lease_duration_seconds;
         let (client, feed) = (client.clone(), feed.clone().expect("nodes > 0"));
         tasks.push(tokio::spawn(async move {
             berth_node::simulated::runner::run_on_feed(client, cfg, &feed, std::future::pending()).await
@@ -242,6 +293,29 @@ async fn start_controllers(
         eprintln!("berth: {} simulated node(s) sim-1…sim-{}", args.simulated_nodes, args.simulated_nodes);
     }
     Ok(tasks)
+}
+
+/// The node lifecycle controller, the taint eviction controller and pod GC.
+fn start_node_lifecycle(client: &kube::Client, args: &ServerArgs) -> Vec<tokio::task::JoinHandle<()>> {
+    use berth_controllers::{nodelifecycle, podgc, tainteviction};
+    let disabled = &args.disable;
+    let recorder = |component: &str| berth_runtime::EventRecorder::new(client.clone(), component);
+    let mut tasks = Vec::new();
+    if !disabled.contains(&Component::Nodelifecycle) {
+        let cfg = nodelifecycle::Config {
+            grace_period: args.node_monitor_grace_period,
+            monitor_period: args.node_monitor_period,
+            auto_failover: args.auto_failover_after.map(|after| (after, args.auto_failover_margin)),
+        };
+        tasks.push(nodelifecycle::runner::spawn(client.clone(), recorder(nodelifecycle::COMPONENT), cfg));
+    }
+    if !disabled.contains(&Component::Tainteviction) {
+        tasks.push(tainteviction::runner::spawn(client.clone(), recorder(tainteviction::COMPONENT)));
+    }
+    if !disabled.contains(&Component::Podgc) {
+        tasks.push(podgc::runner::spawn(client.clone()));
+    }
+    tasks
 }
 
 /// Endpoints and EndpointSlice controllers and the cluster DNS server.

@@ -94,6 +94,8 @@ async fn run_agent(args: NodeArgs) -> Result<(), String> {
         pod_cidr: berth_node::simulated::PodCidr::parse(pod_cidr).map_err(|e| format!("--pod-cidr: {e}"))?,
         exe: std::env::current_exe().map_err(|e| e.to_string())?,
         pki_dir: args.pki_dir.as_deref().map(absolute),
+        lease_duration_seconds: args.node_lease_duration_seconds,
+        auto_failover_after: args.auto_failover_after,
     };
     berth_node::agent::run(client, cfg, shutdown_signal()).await
 }
@@ -153,7 +155,7 @@ pub fn node_pod_cidr(cluster_cidr: &str, index: usize) -> Result<String, String>
 
 /// `berth up --nodes N`: start agents `node-1…node-N`, each its own process, restarted when it
 /// exits. Returns the supervisor tasks; [`stop_nodes`] ends them and tears the nodes down.
-pub fn start_nodes(n: usize, data_dir: &Path, url: &str, cluster_cidr: &str) -> Result<Vec<NodeSupervisor>, String> {
+pub fn start_nodes(n: usize, data_dir: &Path, url: &str, cluster_cidr: &str, node_args: &[String]) -> Result<Vec<NodeSupervisor>, String> {
     let exe = std::env::current_exe().map_err(|e| e.to_string())?;
     if n > 0 {
         berth_node::agent::check_requirements().map_err(|e| format!("--nodes {n}: {e} (use --nodes 0 --simulated-nodes M without root)"))?;
@@ -179,6 +181,7 @@ pub fn start_nodes(n: usize, data_dir: &Path, url: &str, cluster_cidr: &str) -> 
             .arg("--state-dir")
             .arg(&state_dir)
             .args(["--pod-cidr", &node_pod_cidr(cluster_cidr, i)?])
+            .args(node_args)
             .stdin(std::process::Stdio::null());
         // An agent whose `berth up` died (SIGKILL) stops too; its pods stay, as after any
         // agent exit, until `berth up` runs again on the data dir.

@@ -46,6 +46,15 @@ pub struct NodeArgs {
     /// serves no kubelet API, so `kubectl logs`/`exec` cannot reach its pods.
     #[arg(long)]
     pub pki_dir: Option<PathBuf>,
+    /// The node Lease's duration (kubelet flag of that name); the Lease is renewed every
+    /// quarter of it. Short values let a short `--node-monitor-grace-period` work.
+    #[arg(long, default_value_t = 40, value_name = "SECONDS")]
+    pub node_lease_duration_seconds: i32,
+    /// Self-fencing (real nodes): once no Lease renewal has succeeded for this long, every pod
+    /// of the node is killed by its sandbox's watchdog, even if this agent is frozen or dead.
+    /// Must equal the control plane's `--auto-failover-after`.
+    #[arg(long, value_name = "DURATION", value_parser = crate::go_duration)]
+    pub auto_failover_after: Option<std::time::Duration>,
 }
 
 /// Run the simulated node until SIGTERM/SIGINT.
@@ -75,7 +84,9 @@ fn node_config(args: &NodeArgs) -> Result<SimNodeConfig, String> {
         (None, Some(b)) => b.internal_ip,
         (None, None) => return Err(format!("--node-ip is required for node {:?} (only sim-<i> has a default)", args.name)),
     };
-    Ok(SimNodeConfig::new(args.name.clone(), ip, pod_cidr))
+    let mut cfg = SimNodeConfig::new(args.name.clone(), ip, pod_cidr);
+    cfg.lease_duration_seconds = args.node_lease_duration_seconds;
+    Ok(cfg)
 }
 
 /// A client from `--kubeconfig`, or `--server` with `--token-file` (and `--ca-file`).

@@ -1,6 +1,9 @@
 pub mod endpoints;
 pub mod endpointslice;
 pub mod gc;
+pub mod nodelifecycle;
+pub mod podgc;
+pub mod tainteviction;
 pub mod protection;
 pub mod serviceaccount;
 pub mod statefulset;

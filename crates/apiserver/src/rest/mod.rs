@@ -6,6 +6,7 @@ pub(crate) mod body;
 mod containers;
 mod delete;
 mod endpoints;
+mod eviction;
 mod forward;
 mod exec;
 mod kubelet;
@@ -78,6 +79,7 @@ pub async fn handle(
             crate::satoken::create(&state, rp.namespace.as_deref().unwrap_or_default(), rp.name.as_deref().unwrap_or_default(), headers, &body).await
         }
         (Method::POST, true, Some("binding")) => write::bind(&state, &rp, &query, headers, body).await,
+        (Method::POST, true, Some("eviction")) => eviction::create(&state, &rp, &query, headers, body).await,
         (Method::PUT, true, None | Some("status") | Some("finalize")) => {
             write::update(&state, &rp, &query, headers, body).await
         }

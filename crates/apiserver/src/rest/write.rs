@@ -341,7 +341,8 @@ pub async fn patch(state: &Shared, rp: &ResourcePath, q: &Query, headers: &Heade
 }
 
 /// Change the parent object of a subresource with `mutate` and write it with the update
-/// strategy of `rp`: the main resource's for scale, the binding's own for `pods/binding`.
+/// strategy of `rp`: the main resource's for scale, the binding's own for `pods/binding`,
+/// the status strategy for `status` (pods/eviction's DisruptionTarget condition).
 pub async fn update_parent(
     state: &Shared,
     rp: &ResourcePath,
@@ -354,7 +355,7 @@ pub async fn update_parent(
     let key = object_key(info, rp.namespace.as_deref(), &name);
     // The parent is written as the main resource, except a binding, which has its own rules.
     let main = match rp.subresource.as_deref() {
-        Some("binding") => rp.clone(),
+        Some("binding" | "status") => rp.clone(),
         _ => ResourcePath { subresource: None, ..rp.clone() },
     };
     for _ in 0..PATCH_RETRIES {

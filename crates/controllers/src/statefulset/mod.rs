@@ -75,7 +75,7 @@ mod identity;
 mod ownership;
 mod plan;
 mod podcontrol;
-mod podstate;
+pub(crate) mod podstate;
 mod revision;
 pub mod runner;
 mod status;

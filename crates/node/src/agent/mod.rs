@@ -46,6 +46,10 @@ pub struct AgentConfig {
     /// The cluster CA directory (`ca.crt`, `ca.key`) for the kubelet API's TLS; `None` serves
     /// no kubelet API.
     pub pki_dir: Option<PathBuf>,
+    /// The node Lease's duration in seconds (renewed every quarter of it).
+    pub lease_duration_seconds: i32,
+    /// Self-fencing period (`--auto-failover-after`), see `crate::process::fence`.
+    pub auto_failover_after: Option<std::time::Duration>,
 }
 
 /// What every pod worker of the node shares.
@@ -96,6 +100,8 @@ pub fn node_config(cfg: &AgentConfig, kubelet_port: u16) -> SimNodeConfig {
     n.simulated = false;
     n.runtime_scheme = "berth".into();
     n.kubelet_port = kubelet_port as i32;
+    n.lease_duration_seconds = cfg.lease_duration_seconds;
+    n.self_fence = cfg.auto_failover_after.map(|period| crate::simulated::SelfFence { state_dir: cfg.state_dir.clone(), period });
     n.cpu = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1).to_string();
     if let Some(kb) = first_line_value("/proc/meminfo", "MemTotal:").and_then(|v| v.trim_end_matches("kB").trim().parse::<u64>().ok()) {
         n.memory = format!("{kb}Ki");
@@ -110,6 +116,10 @@ pub async fn run(client: kube::Client, cfg: AgentConfig, shutdown: impl std::fut
     check_requirements()?;
     std::fs::create_dir_all(cfg.state_dir.join("pods")).map_err(|e| format!("creating {}: {e}", cfg.state_dir.display()))?;
     std::fs::write(cfg.state_dir.join("pid"), std::process::id().to_string()).map_err(|e| e.to_string())?;
+    if cfg.auto_failover_after.is_none() {
+        // Fencing off: a heartbeat file left by an earlier run must not fence the pods.
+        let _ = std::fs::remove_file(crate::process::fence::heartbeat_path(&cfg.state_dir));
+    }
     let bridge = net::bridge_name(&cfg.state_dir);
     let gateway = cfg.pod_cidr.gateway();
     net::ensure_bridge(&bridge, gateway, cfg.pod_cidr.prefix()).await?;

@@ -11,6 +11,7 @@
 //! Requires root (namespaces, mounts, links) and iproute2's `ip`.
 
 pub mod cgroup;
+pub mod fence;
 pub mod ipam;
 pub mod logs;
 pub mod net;

@@ -56,9 +56,11 @@ pub fn main(pod_dir: &Path, hostname: &str) -> i32 {
                 Ok(()) => {
                     let _ = write!(w, "ok {}", std::process::id());
                     drop(w);
+                    // The holder doubles as the pod's self-fencing watchdog (see `fence`);
+                    // SIGTERM/SIGKILL end it as before.
                     loop {
-                        // SAFETY: pause only waits for a signal; SIGTERM/SIGKILL end the holder.
-                        unsafe { libc::pause() };
+                        std::thread::sleep(super::fence::WATCHDOG_POLL);
+                        super::fence::watchdog_tick(pod_dir);
                     }
                 }
                 Err(e) => {

@@ -48,6 +48,11 @@ fn read_all(fd: OwnedFd) -> String {
 
 /// Entry point of `berth runtime shim`. Returns the exit code of the first process.
 pub fn main(dir: &Path, restart: i32) -> i32 {
+    // A fenced node (heartbeat expired, see `fence`) starts no container.
+    if dir.parent().and_then(Path::parent).and_then(super::fence::state_dir_of_pod).is_some_and(super::fence::expired_at) {
+        println!("err the node is fenced: no Lease renewal within --auto-failover-after");
+        return 1;
+    }
     let spec: ContainerSpec = match fs::read(dir.join("spec.json")).map_err(|e| e.to_string()).and_then(|b| serde_json::from_slice(&b).map_err(|e| e.to_string())) {
         Ok(s) => s,
         Err(e) => {

@@ -110,6 +110,19 @@ pub struct SimNodeConfig {
     /// How long containers stay `ContainerCreating` when the pod has no
     /// `sim.berth.dev/startup-delay` annotation. Zero: they start on the next step.
     pub default_startup_delay: Duration,
+    /// The node Lease's `leaseDurationSeconds` (kubelet `--node-lease-duration-seconds`, 40);
+    /// the Lease is renewed every quarter of it.
+    pub lease_duration_seconds: i32,
+    /// Self-fencing (real nodes with `--auto-failover-after`): where the heartbeat file goes
+    /// and the fencing period. `None`: no heartbeat file, nothing is ever fenced.
+    pub self_fence: Option<SelfFence>,
+}
+
+/// See `crate::process::fence`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SelfFence {
+    pub state_dir: std::path::PathBuf,
+    pub period: Duration,
 }
 
 impl SimNodeConfig {
@@ -134,6 +147,8 @@ impl SimNodeConfig {
             labels: BTreeMap::new(),
             taints: Vec::new(),
             default_startup_delay: Duration::ZERO,
+            lease_duration_seconds: super::node::NODE_LEASE_DURATION_SECONDS,
+            self_fence: None,
         }
     }
 }

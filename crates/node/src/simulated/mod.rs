@@ -30,7 +30,7 @@ use std::time::Duration;
 use k8s_openapi::api::core::v1::PodStatus;
 
 pub use annotations::{BehaviourError, PodBehaviour};
-pub use config::{Behaviour, ConfigError, PodCidr, SimNodeConfig};
+pub use config::{Behaviour, ConfigError, PodCidr, SelfFence, SimNodeConfig};
 pub use lifecycle::next_step;
 pub use node::{lease, lease_owner_reference, node_object, node_status_heartbeat};
 

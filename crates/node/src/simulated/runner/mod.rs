@@ -72,9 +72,10 @@ pub async fn run_node(client: Client, cfg: &SimNodeConfig, pods: impl Future<Out
         let nodes: Api<Node> = Api::all(client.clone());
         let node = node_status::register(&nodes, cfg).await;
         let leases: Api<Lease> = Api::namespaced(client.clone(), NODE_LEASE_NAMESPACE);
+        let recorder = berth_runtime::EventRecorder::new(client.clone(), "kubelet");
         tokio::join!(
-            node_lease::keep_lease_renewed(&leases, &cfg.name, lease_owner_reference(&node)),
-            node_status::keep_status_fresh(&nodes, &cfg.name),
+            node_lease::keep_lease_renewed(&leases, &cfg.name, lease_owner_reference(&node), cfg.lease_duration_seconds, cfg.self_fence.as_ref()),
+            node_status::keep_status_fresh(&nodes, &cfg.name, &recorder),
             pods,
         );
     };

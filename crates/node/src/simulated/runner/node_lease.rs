@@ -9,24 +9,76 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
 use kube::api::{Api, PostParams};
 
 use super::Backoff;
-use crate::simulated::lease;
+use crate::process::fence::{self, Heartbeat};
+use crate::simulated::{lease, SelfFence};
+
+/// The annotation the control plane's failover puts on a silent node's Lease (a
+/// resourceVersion-checked write) before it force-deletes the node's StatefulSet pods; the
+/// same name as `berth_controllers::nodelifecycle::FENCED_ANNOTATION`.
+pub const FENCED_ANNOTATION: &str = "node.berth.dev/fenced-at";
+
+enum RenewError {
+    Api(kube::Error),
+    /// The Lease is fenced and this node's pods may still be alive: don't renew yet.
+    Fenced,
+}
+
+impl std::fmt::Display for RenewError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            RenewError::Api(e) => e.fmt(f),
+            RenewError::Fenced => f.write_str("the Lease is fenced; waiting for the pod watchdogs to have fired"),
+        }
+    }
+}
+
+impl From<kube::Error> for RenewError {
+    fn from(e: kube::Error) -> Self {
+        RenewError::Api(e)
+    }
+}
+
+fn is_fenced(l: &Lease) -> bool {
+    l.metadata.annotations.as_ref().is_some_and(|a| a.contains_key(FENCED_ANNOTATION))
+}
+
+/// May a fenced Lease be taken back? Only once this node's watchdogs have surely killed its
+/// pods: the heartbeat on disk expired (plus two watchdog polls), or there is none.
+fn fenced_pods_dead(f: Option<&SelfFence>) -> bool {
+    let Some(f) = f else { return true };
+    match fence::read(&f.state_dir) {
+        None => true,
+        Some(hb) => hb.expired(fence::boottime_ms().saturating_sub(2 * fence::WATCHDOG_POLL.as_millis() as u64)),
+    }
+}
 
 /// A quarter of the lease duration (40 s), as the kubelet renews.
 pub const LEASE_RENEW_INTERVAL: Duration = Duration::from_secs(10);
 
-/// Create or renew the Lease every `LEASE_RENEW_INTERVAL`; after a failure retry with
+/// Create or renew the Lease every quarter of `duration_seconds` (`LEASE_RENEW_INTERVAL` for
+/// the default 40 s); after a failure retry with
 /// back-off (200 ms doubling to 7 s, upstream's `maxBackoff`), re-reading the Lease. Never
 /// returns.
-pub(super) async fn keep_lease_renewed(leases: &Api<Lease>, node_name: &str, owner: Option<OwnerReference>) {
+pub(super) async fn keep_lease_renewed(leases: &Api<Lease>, node_name: &str, owner: Option<OwnerReference>, duration_seconds: i32, self_fence: Option<&SelfFence>) {
+    let interval = Duration::from_millis(duration_seconds.max(1) as u64 * 250);
     let mut backoff = Backoff::new(Duration::from_millis(200), Duration::from_secs(7));
     // The Lease as last written; renewals PUT it with a new renewTime without reading first.
     let mut latest: Option<Lease> = None;
     loop {
-        match renew(leases, node_name, owner.as_ref(), latest.take()).await {
+        // Sent-time, not response-time: the watchdog deadline must not start after the API
+        // server accepted the renewal.
+        let sent = fence::boottime_ms();
+        match renew(leases, node_name, owner.as_ref(), latest.take(), duration_seconds, self_fence).await {
             Ok(l) => {
+                if let Some(f) = self_fence {
+                    let hb = Heartbeat { sent_ms: sent, period_ms: f.period.as_millis() as u64 };
+                    if let Err(e) = fence::write(&f.state_dir, hb) {
+                        tracing::warn!(error = %e, "writing the heartbeat file failed");
+                    }
+                }
                 latest = Some(l);
                 backoff.reset();
-                tokio::time::sleep(LEASE_RENEW_INTERVAL).await;
+                tokio::time::sleep(interval).await;
             }
             Err(e) => {
                 let wait = backoff.next();
@@ -42,7 +94,9 @@ async fn renew(
     node_name: &str,
     owner: Option<&OwnerReference>,
     latest: Option<Lease>,
-) -> Result<Lease, kube::Error> {
+    duration_seconds: i32,
+    self_fence: Option<&SelfFence>,
+) -> Result<Lease, RenewError> {
     let pp = PostParams::default();
     let current = match latest {
         Some(l) => l,
@@ -51,11 +105,32 @@ async fn renew(
             None => {
                 let mut new = lease(node_name, node_name, Utc::now());
                 new.metadata.owner_references = owner.map(|o| vec![o.clone()]);
-                return leases.create(&pp, &new).await;
+                if let Some(spec) = new.spec.as_mut() {
+                    spec.lease_duration_seconds = Some(duration_seconds);
+                }
+                return Ok(leases.create(&pp, &new).await?);
             }
         },
     };
-    leases.replace(node_name, &pp, &renewed(current, node_name, owner, Utc::now())).await
+    let mut l = renewed(current, node_name, owner, Utc::now());
+    if is_fenced(&l) {
+        // The control plane failed this node over. Take the Lease back only once the pods
+        // are dead; the agent then kills those the API no longer has and restarts the rest.
+        if !fenced_pods_dead(self_fence) {
+            return Err(RenewError::Fenced);
+        }
+        tracing::warn!(node = %node_name, "taking back a fenced Lease: this node was failed over");
+        if let Some(a) = l.metadata.annotations.as_mut() {
+            a.remove(FENCED_ANNOTATION);
+        }
+        if l.metadata.annotations.as_ref().is_some_and(|a| a.is_empty()) {
+            l.metadata.annotations = None;
+        }
+    }
+    if let Some(spec) = l.spec.as_mut() {
+        spec.lease_duration_seconds = Some(duration_seconds);
+    }
+    Ok(leases.replace(node_name, &pp, &l).await?)
 }
 
 /// `current` renewed at `now`: this node holds it, with the kubelet's duration and a new

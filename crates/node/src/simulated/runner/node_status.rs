@@ -122,7 +122,7 @@ pub(super) fn needs_report(stored: Option<&NodeStatus>, next: &NodeStatus, since
 
 /// Every `NODE_STATUS_UPDATE_FREQUENCY`: read the Node, compute the heartbeat status, and
 /// write it if [`needs_report`] says so. Never returns.
-pub(super) async fn keep_status_fresh(nodes: &Api<Node>, name: &str) {
+pub(super) async fn keep_status_fresh(nodes: &Api<Node>, name: &str, recorder: &berth_runtime::EventRecorder) {
     let mut last_report = Instant::now();
     let mut tick = tokio::time::interval(NODE_STATUS_UPDATE_FREQUENCY);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -131,23 +131,40 @@ pub(super) async fn keep_status_fresh(nodes: &Api<Node>, name: &str) {
         tick.tick().await;
         for attempt in 1..=NODE_STATUS_UPDATE_RETRY {
             match try_update(nodes, name, &mut last_report).await {
-                Ok(()) => break,
+                Ok(became_ready) => {
+                    if became_ready {
+                        // The kubelet's `recordNodeStatusEvent` (the node controller records
+                        // only NodeNotReady); node events use the node name as uid.
+                        let r = k8s_openapi::api::core::v1::ObjectReference {
+                            api_version: Some("v1".into()),
+                            kind: Some("Node".into()),
+                            name: Some(name.into()),
+                            uid: Some(name.into()),
+                            ..Default::default()
+                        };
+                        recorder.record(r, berth_runtime::EventType::Normal, "NodeReady", &format!("Node {name} status is now: NodeReady"));
+                    }
+                    break;
+                }
                 Err(e) => tracing::warn!(node = %name, attempt, error = %e, "updating node status failed"),
             }
         }
     }
 }
 
-async fn try_update(nodes: &Api<Node>, name: &str, last_report: &mut Instant) -> Result<(), kube::Error> {
+/// One status update; returns whether it turned Ready from not True to True.
+async fn try_update(nodes: &Api<Node>, name: &str, last_report: &mut Instant) -> Result<bool, kube::Error> {
     let mut node = nodes.get(name).await?;
     let next = node_status_heartbeat(&node, Utc::now());
     if !needs_report(node.status.as_ref(), &next, last_report.elapsed()) {
-        return Ok(());
+        return Ok(false);
     }
+    let ready = |s: Option<&NodeStatus>| s.and_then(|s| s.conditions.as_ref()?.iter().find(|c| c.type_ == "Ready").map(|c| c.status == "True")).unwrap_or(false);
+    let became_ready = !ready(node.status.as_ref()) && ready(Some(&next));
     node.status = Some(next);
     nodes.replace_status(name, &PostParams::default(), &node).await?;
     *last_report = Instant::now();
-    Ok(())
+    Ok(became_ready)
 }
 
 #[cfg(test)]
