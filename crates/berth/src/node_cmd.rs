@@ -73,6 +73,7 @@ async fn run_agent(args: NodeArgs) -> Result<(), String> {
         pod_cidr: berth_node::simulated::PodCidr::parse(pod_cidr).map_err(|e| format!("--pod-cidr: {e}"))?,
         exe: std::env::current_exe().map_err(|e| e.to_string())?,
         pki_dir: args.pki_dir.as_deref().map(absolute),
+        cluster_dns: args.cluster_dns.clone(),
     };
     berth_node::agent::run(client, cfg, shutdown_signal()).await
 }
@@ -109,7 +110,8 @@ pub fn node_pod_cidr(cluster_cidr: &str, index: usize) -> Result<String, String>
 
 /// `berth up --nodes N`: start agents `node-1…node-N`, each its own process, restarted when it
 /// exits. Returns the supervisor tasks; [`stop_nodes`] ends them and tears the nodes down.
-pub fn start_nodes(n: usize, data_dir: &Path, url: &str, cluster_cidr: &str) -> Result<Vec<NodeSupervisor>, String> {
+/// `cluster_dns`: the kube-dns Service IP agents write into pods' resolv.conf.
+pub fn start_nodes(n: usize, data_dir: &Path, url: &str, cluster_cidr: &str, cluster_dns: Option<std::net::Ipv4Addr>) -> Result<Vec<NodeSupervisor>, String> {
     let exe = std::env::current_exe().map_err(|e| e.to_string())?;
     if n > 0 {
         berth_node::agent::check_requirements().map_err(|e| format!("--nodes {n}: {e} (use --nodes 0 --simulated-nodes M without root)"))?;
@@ -133,6 +135,9 @@ pub fn start_nodes(n: usize, data_dir: &Path, url: &str, cluster_cidr: &str) -> 
             .arg(&state_dir)
             .args(["--pod-cidr", &node_pod_cidr(cluster_cidr, i)?])
             .stdin(std::process::Stdio::null());
+        if let Some(ip) = cluster_dns {
+            cmd.args(["--cluster-dns", &ip.to_string()]);
+        }
         // An agent whose `berth up` died (SIGKILL) stops too; its pods stay, as after any
         // agent exit, until `berth up` runs again on the data dir.
         // SAFETY: prctl is async-signal-safe.

@@ -46,6 +46,11 @@ pub struct NodeArgs {
     /// serves no kubelet API, so `kubectl logs`/`exec` cannot reach its pods.
     #[arg(long)]
     pub pki_dir: Option<PathBuf>,
+    /// Cluster DNS server IPs (comma-separated) for pods with `dnsPolicy: ClusterFirst`, as
+    /// kubelet's flag; `berth up` passes its kube-dns Service IP. Without it such pods use the
+    /// node's resolvers.
+    #[arg(long, value_delimiter = ',', value_name = "IP")]
+    pub cluster_dns: Vec<std::net::Ipv4Addr>,
 }
 
 /// Run the simulated node until SIGTERM/SIGINT.

@@ -4,6 +4,7 @@
 //!
 //! Requirements: root (namespaces, mounts, links), Linux ≥ 5.3 (pidfd), iproute2's `ip`.
 
+mod dns_config;
 mod etc_files;
 mod hooks;
 mod launch;
@@ -37,6 +38,9 @@ pub struct AgentConfig {
     /// The cluster CA directory (`ca.crt`, `ca.key`) for the kubelet API's TLS; `None` serves
     /// no kubelet API.
     pub pki_dir: Option<PathBuf>,
+    /// `--cluster-dns`: the cluster DNS IPs pods with `dnsPolicy: ClusterFirst` use (kubelet's
+    /// flag); empty: such pods fall back to the node's resolvers.
+    pub cluster_dns: Vec<Ipv4Addr>,
 }
 
 /// What every pod worker of the node shares.
@@ -49,7 +53,7 @@ pub struct NodeCtx {
     pub bridge: String,
     pub gateway: Ipv4Addr,
     pub prefix: u8,
-    pub nameservers: Vec<String>,
+    pub dns: dns_config::NodeDns,
     pub recorder: berth_runtime::EventRecorder,
 }
 
@@ -133,7 +137,11 @@ pub async fn run(client: kube::Client, cfg: AgentConfig, shutdown: impl std::fut
         bridge,
         gateway,
         prefix: cfg.pod_cidr.prefix(),
-        nameservers: etc_files::host_nameservers(),
+        dns: dns_config::NodeDns {
+            cluster_dns: cfg.cluster_dns.iter().map(Ipv4Addr::to_string).collect(),
+            cluster_domain: etc_files::CLUSTER_DOMAIN.into(),
+            host: etc_files::host_resolv(),
+        },
     });
     crate::simulated::runner::run_node(client, &node, pods::run(ctx), shutdown).await;
     let _ = stop_api.send(());

@@ -55,7 +55,7 @@ impl PodWorker {
                 etc_files: vec![
                     ("hosts".into(), crate::agent::etc_files::hosts(pod, &ip.to_string())),
                     ("hostname".into(), format!("{hostname}\n")),
-                    ("resolv.conf".into(), crate::agent::etc_files::resolv_conf(pod, &self.ctx.nameservers)),
+                    ("resolv.conf".into(), crate::agent::etc_files::resolv_conf(pod, &self.ctx.dns)),
                 ],
             })
         })();
