@@ -9,6 +9,7 @@ mod apiserver;
 mod dns;
 mod durability;
 mod real_node;
+mod service_net;
 mod gc;
 mod kube_client;
 mod pod_io;

@@ -14,7 +14,7 @@ use std::net::{SocketAddr, TcpStream, ToSocketAddrs, UdpSocket};
 use std::path::Path;
 use std::time::Duration;
 
-use hickory_proto::op::{Message, MessageType, OpCode, Query};
+use hickory_proto::op::{Edns, Message, MessageType, OpCode, Query, ResponseCode};
 use hickory_proto::rr::{Name, RData, RecordType};
 
 use crate::http::{Request, Response};
@@ -42,48 +42,78 @@ pub fn nameserver(resolv: &str) -> Option<SocketAddr> {
     })
 }
 
-/// SRV targets of `name` from `server` (UDP), without the trailing dot, sorted and unique.
+/// SRV targets of `name` from `server`, without the trailing dot, sorted and unique. UDP with
+/// EDNS (4096-byte answers: SRV targets are never compressed, so a few peers with long names
+/// pass 512 bytes), and TCP when the answer still comes back truncated.
 pub fn srv_targets(server: SocketAddr, name: &str) -> Result<Vec<String>, String> {
     let mut qname = Name::from_ascii(name).map_err(|e| e.to_string())?;
     qname.set_fqdn(true);
     let mut msg = Message::new();
     msg.set_id(rand_id()).set_message_type(MessageType::Query).set_op_code(OpCode::Query).set_recursion_desired(true);
     msg.add_query(Query::query(qname, RecordType::SRV));
+    let mut edns = Edns::new();
+    edns.set_max_payload(4096);
+    msg.set_edns(edns);
     let bytes = msg.to_vec().map_err(|e| e.to_string())?;
-    let bind: SocketAddr = if server.is_ipv4() { "0.0.0.0:0".parse().expect("addr") } else { "[::]:0".parse().expect("addr") };
-    let sock = UdpSocket::bind(bind).map_err(|e| e.to_string())?;
-    sock.set_read_timeout(Some(Duration::from_secs(2))).map_err(|e| e.to_string())?;
-    let mut buf = vec![0u8; 65535];
+    let mut reply = None;
     for _attempt in 0..2 {
-        sock.send_to(&bytes, server).map_err(|e| e.to_string())?;
-        let n = match sock.recv(&mut buf) {
-            Ok(n) => n,
-            Err(e) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) => continue,
-            Err(e) => return Err(e.to_string()),
-        };
-        let reply = Message::from_vec(&buf[..n]).map_err(|e| e.to_string())?;
-        if reply.id() != msg.id() {
-            continue;
+        match udp_exchange(server, &bytes, msg.id()) {
+            Ok(r) => {
+                reply = Some(r);
+                break;
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock || e.kind() == std::io::ErrorKind::TimedOut => continue,
+            Err(e) => return Err(format!("Error: {e}")),
         }
-        // Node's resolveSrv fails with the rcode's name (ENOTFOUND for NXDOMAIN).
-        match reply.response_code() {
-            hickory_proto::op::ResponseCode::NoError => {}
-            hickory_proto::op::ResponseCode::NXDomain => return Err(format!("Error: querySrv ENOTFOUND {name}")),
-            other => return Err(format!("Error: querySrv {other} {name}")),
-        }
-        let mut targets: Vec<String> = reply
-            .answers()
-            .iter()
-            .filter_map(|r| match r.data() {
-                RData::SRV(s) => Some(s.target().to_string().trim_end_matches('.').to_string()),
-                _ => None,
-            })
-            .collect();
-        targets.sort();
-        targets.dedup();
-        return Ok(targets);
     }
-    Err(format!("Error: querySrv ETIMEOUT {name}"))
+    let mut reply = reply.ok_or_else(|| format!("Error: querySrv ETIMEOUT {name}"))?;
+    if reply.truncated() {
+        reply = tcp_exchange(server, &bytes).map_err(|e| format!("Error: {e}"))?;
+    }
+    // Node's resolveSrv fails with the rcode's name (ENOTFOUND for NXDOMAIN).
+    match reply.response_code() {
+        ResponseCode::NoError => {}
+        ResponseCode::NXDomain => return Err(format!("Error: querySrv ENOTFOUND {name}")),
+        other => return Err(format!("Error: querySrv {other} {name}")),
+    }
+    let mut targets: Vec<String> = reply
+        .answers()
+        .iter()
+        .filter_map(|r| match r.data() {
+            RData::SRV(s) => Some(s.target().to_string().trim_end_matches('.').to_string()),
+            _ => None,
+        })
+        .collect();
+    targets.sort();
+    targets.dedup();
+    Ok(targets)
+}
+
+fn udp_exchange(server: SocketAddr, query: &[u8], id: u16) -> std::io::Result<Message> {
+    let bind: SocketAddr = if server.is_ipv4() { "0.0.0.0:0".parse().expect("addr") } else { "[::]:0".parse().expect("addr") };
+    let sock = UdpSocket::bind(bind)?;
+    sock.set_read_timeout(Some(Duration::from_secs(2)))?;
+    sock.send_to(query, server)?;
+    let mut buf = vec![0u8; 65535];
+    loop {
+        let n = sock.recv(&mut buf)?;
+        match Message::from_vec(&buf[..n]) {
+            Ok(m) if m.id() == id => return Ok(m),
+            _ => continue,
+        }
+    }
+}
+
+fn tcp_exchange(server: SocketAddr, query: &[u8]) -> std::io::Result<Message> {
+    let mut conn = TcpStream::connect_timeout(&server, TIMEOUT)?;
+    conn.set_read_timeout(Some(TIMEOUT))?;
+    conn.write_all(&(query.len() as u16).to_be_bytes())?;
+    conn.write_all(query)?;
+    let mut len = [0u8; 2];
+    conn.read_exact(&mut len)?;
+    let mut buf = vec![0u8; u16::from_be_bytes(len) as usize];
+    conn.read_exact(&mut buf)?;
+    Message::from_vec(&buf).map_err(std::io::Error::other)
 }
 
 fn rand_id() -> u16 {
@@ -220,5 +250,38 @@ mod tests {
         });
         let t = srv_targets(addr, "kubia.default.svc.cluster.local").unwrap();
         assert_eq!(t, ["a.kubia.default.svc.cluster.local", "b.kubia.default.svc.cluster.local"]);
+    }
+
+    /// A truncated UDP answer is asked again over TCP.
+    #[test]
+    fn truncated_answers_go_to_tcp() {
+        use hickory_proto::rr::rdata::SRV;
+        use hickory_proto::rr::Record;
+        let udp = UdpSocket::bind("127.0.0.1:0").unwrap();
+        let addr = udp.local_addr().unwrap();
+        let tcp = std::net::TcpListener::bind(addr).unwrap();
+        std::thread::spawn(move || {
+            let mut buf = vec![0u8; 4096];
+            let (n, from) = udp.recv_from(&mut buf).unwrap();
+            let q = Message::from_vec(&buf[..n]).unwrap();
+            assert!(q.extensions().is_some(), "the query carries EDNS");
+            let mut reply = Message::new();
+            reply.set_id(q.id()).set_message_type(MessageType::Response).set_truncated(true);
+            udp.send_to(&reply.to_vec().unwrap(), from).unwrap();
+            let (mut conn, _) = tcp.accept().unwrap();
+            let mut len = [0u8; 2];
+            conn.read_exact(&mut len).unwrap();
+            let mut buf = vec![0u8; u16::from_be_bytes(len) as usize];
+            conn.read_exact(&mut buf).unwrap();
+            let q = Message::from_vec(&buf).unwrap();
+            let mut reply = Message::new();
+            reply.set_id(q.id()).set_message_type(MessageType::Response);
+            let target = Name::from_ascii("web-0.web.default.svc.cluster.local.").unwrap();
+            reply.add_answer(Record::from_rdata(q.queries()[0].name().clone(), 5, RData::SRV(SRV::new(0, 100, 8080, target))));
+            let out = reply.to_vec().unwrap();
+            conn.write_all(&(out.len() as u16).to_be_bytes()).unwrap();
+            conn.write_all(&out).unwrap();
+        });
+        assert_eq!(srv_targets(addr, "web.default.svc.cluster.local").unwrap(), ["web-0.web.default.svc.cluster.local"]);
     }
 }
