@@ -10,6 +10,7 @@ mod creates;
 mod disk;
 mod dns;
 mod fixedload;
+mod proxy;
 mod pvbind;
 mod report;
 mod stats;
@@ -27,7 +28,7 @@ use child::{Berth, TempDir};
 use client::Result;
 use report::Report;
 
-const ALL: [&str; 10] = ["coldstart", "rss", "disk", "creates", "fixedload", "watch", "pvbind", "dns", "sts-ordered", "sts-parallel"];
+const ALL: [&str; 11] = ["coldstart", "rss", "disk", "creates", "fixedload", "watch", "pvbind", "dns", "proxy", "sts-ordered", "sts-parallel"];
 
 #[derive(Parser)]
 #[command(name = "berth-bench", about = "Benchmark `berth up`: cold start, RSS, durable creates, fixed-load latency, watch fan-out")]
@@ -36,7 +37,7 @@ struct Cli {
     #[arg(long, default_value = "target/release/berth")]
     berth: PathBuf,
     /// Run only these measurements (comma-separated or repeated): coldstart, rss, disk,
-    /// creates, fixedload, watch, pvbind, dns, sts-ordered, sts-parallel.
+    /// creates, fixedload, watch, pvbind, dns, proxy (root), sts-ordered, sts-parallel.
     #[arg(long, value_delimiter = ',')]
     only: Vec<String>,
     /// A short smoke run: few cold starts, 1 s load phases, 20 watchers.
@@ -163,6 +164,10 @@ async fn run(cli: &Cli, report: &mut Report) -> Result<()> {
         }
         b.stop().await;
         outcome?;
+    }
+    if cli.wants("proxy") {
+        eprintln!("berth-bench: service proxy, EndpointSlice change to nft rules");
+        proxy::run(&berth, if q { 20 } else { 200 }, report).await?;
     }
     if cli.wants("sts-ordered") || cli.wants("sts-parallel") {
         let started = std::time::Instant::now();
