@@ -162,7 +162,13 @@ async fn run_control_plane(args: ServerArgs) -> Result<(), String> {
     let (tasks, dns_handler) = start_service_networking(&server, &args, &data_dir).await?;
     controllers.extend(tasks);
     let pod_net = start_pod_network(&server, &args, &data_dir, dns_handler).await?;
-    let nodes = node_cmd::start_nodes(args.nodes, &data_dir, &server.url(), &args.cluster_cidr, pod_net.dns_ip)?;
+    let nodes = match node_cmd::start_nodes(args.nodes, &data_dir, &server.url(), &args.cluster_cidr, pod_net.dns_ip) {
+        Ok(n) => n,
+        Err(e) => {
+            pod_net.stop().await;
+            return Err(e);
+        }
+    };
     eprintln!("berth: ready in {} ms", started.elapsed().as_millis());
     // The one line on stdout, so scripts can `eval "$(berth up | head -1)"`-style consume it.
     println!("export KUBECONFIG={}", kubeconfig.display());

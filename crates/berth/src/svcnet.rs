@@ -12,7 +12,8 @@
 //!
 //! **Parallel clusters.** The DNS IP is the cluster's own: `--cluster-dns-ip`, else the
 //! kube-dns Service's existing IP (a resumed data dir), else 10.96.0.10 — or, when another
-//! cluster on this host already holds 10.96.0.10, a free address of the service range. The
+//! cluster on this host already holds 10.96.0.10 (or takes it at the same moment: then our
+//! bind fails), a free address of the service range. The
 //! link name and the proxy's nft table derive from the data dir, so two clusters never share
 //! them, and stale ones from a killed run are removed at start.
 
@@ -66,32 +67,63 @@ async fn address_in_use(addr: Ipv4Addr) -> bool {
     ip(&["-o", "addr", "show", "to", &format!("{addr}/32")]).await.map(|o| !o.trim().is_empty()).unwrap_or(false)
 }
 
-async fn add_link(link: &str, addr: Ipv4Addr) -> Result<(), String> {
+async fn add_link(link: &str) -> Result<(), String> {
     if ip(&["link", "add", link, "type", "dummy"]).await.is_err() {
         // No dummy driver (some containers): a bridge without ports holds an address the same way.
         ip(&["link", "add", link, "type", "bridge"]).await?;
     }
-    ip(&["addr", "add", &format!("{addr}/32"), "dev", link]).await?;
     ip(&["link", "set", link, "up"]).await.map(|_| ())
 }
 
-/// The DNS IP to use: see the module docs.
-async fn choose_dns_ip(requested: Option<Ipv4Addr>, existing: Option<Ipv4Addr>) -> Result<Ipv4Addr, String> {
+/// The `attempt`-th DNS IP to try (see the module docs): the requested one, else the kube-dns
+/// Service's existing IP and 10.96.0.10, else addresses of 10.96.0.0/12 derived from the pid.
+fn dns_ip_candidate(attempt: usize, requested: Option<Ipv4Addr>, existing: Option<Ipv4Addr>) -> Option<Ipv4Addr> {
     if let Some(ip) = requested {
-        if address_in_use(ip).await {
-            return Err(format!("--cluster-dns-ip {ip}: the address is already in use on this host (another cluster?)"));
-        }
-        return Ok(ip);
+        return (attempt == 0).then_some(ip);
     }
-    for candidate in existing.into_iter().chain([DEFAULT_DNS_IP]) {
-        if !address_in_use(candidate).await {
-            return Ok(candidate);
-        }
+    let preferred: Vec<Ipv4Addr> = existing.into_iter().chain([DEFAULT_DNS_IP]).collect();
+    if let Some(ip) = preferred.get(attempt) {
+        return Some(*ip);
     }
-    // 10.96.0.10 is taken by another cluster on this host: a free address of 10.96.0.0/12
-    // derived from the pid (the allocator rejects it if a Service already has it; then retry).
-    let n = u32::from(Ipv4Addr::new(10, 96, 0, 0)) + 256 + (std::process::id() % ((1 << 20) - 512));
-    Ok(Ipv4Addr::from(n))
+    let k = (std::process::id() as u64).wrapping_mul(7919).wrapping_add(attempt as u64 * 104_729);
+    Some(Ipv4Addr::from(u32::from(Ipv4Addr::new(10, 96, 1, 0)) + (k % ((1 << 20) - 512)) as u32))
+}
+
+/// Put a free DNS IP on `link`, serve DNS on it and make it the kube-dns Service's IP. Two
+/// clusters starting at once may both pick the same address: the one whose bind fails (or
+/// whose Service create finds the IP taken) moves on to the next candidate.
+async fn serve_dns_ip(
+    client: &kube::Client,
+    link: &str,
+    requested: Option<Ipv4Addr>,
+    handler: berth_dns::Handler,
+) -> Result<(Ipv4Addr, tokio::task::JoinHandle<()>), String> {
+    let existing = existing_dns_ip(client).await;
+    let mut last_error = String::from("no address left to try");
+    for attempt in 0..8 {
+        let Some(addr) = dns_ip_candidate(attempt, requested, existing) else { break };
+        if address_in_use(addr).await {
+            last_error = format!("{addr} is already in use on this host (another cluster?)");
+            continue;
+        }
+        ip(&["addr", "add", &format!("{addr}/32"), "dev", link]).await?;
+        let served: Result<(), String> = match berth_dns::serve(SocketAddr::from((addr, 53)), handler.clone()).await {
+            Ok((_, task)) => match ensure_kube_dns_service(client, addr).await {
+                Ok(()) => return Ok((addr, task)),
+                Err(e) => {
+                    task.abort();
+                    Err(e)
+                }
+            },
+            Err(e) => Err(e),
+        };
+        last_error = served.err().unwrap_or_default();
+        let _ = ip(&["addr", "del", &format!("{addr}/32"), "dev", link]).await;
+    }
+    Err(match requested {
+        Some(ip) => format!("--cluster-dns-ip {ip}: {last_error}"),
+        None => format!("no cluster DNS IP could be set up: {last_error}"),
+    })
 }
 
 /// Create (or re-create, when its IP differs) the `kube-system/kube-dns` Service, as kubeadm's
@@ -142,20 +174,19 @@ pub async fn start(client: kube::Client, data_dir: &Path, settings: Settings<'_>
     .await;
     let mut net = PodNetwork::default();
     if let Some(handler) = settings.dns {
-        let existing = existing_dns_ip(&client).await;
-        let addr = choose_dns_ip(settings.dns_ip, existing).await?;
-        ensure_kube_dns_service(&client, addr).await?;
-        add_link(&link, addr).await?;
+        add_link(&link).await?;
         net.link = Some(link.clone());
-        match berth_dns::serve(SocketAddr::from((addr, 53)), handler).await {
-            Ok((_, task)) => net.dns_task = Some(task),
+        match serve_dns_ip(&client, &link, settings.dns_ip, handler).await {
+            Ok((addr, task)) => {
+                net.dns_ip = Some(addr);
+                net.dns_task = Some(task);
+                eprintln!("berth: cluster DNS for pods on {addr}:53 (Service kube-system/kube-dns, link {link})");
+            }
             Err(e) => {
                 net.stop().await;
                 return Err(e);
             }
         }
-        net.dns_ip = Some(addr);
-        eprintln!("berth: cluster DNS for pods on {addr}:53 (Service kube-system/kube-dns, link {link})");
     }
     if settings.proxy {
         let config = berth_proxy::Config {
@@ -190,5 +221,26 @@ impl PodNetwork {
                 eprintln!("berth: removing {link}: {e}");
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dns_ip_candidates() {
+        let want: Ipv4Addr = "10.96.0.53".parse().unwrap();
+        assert_eq!(dns_ip_candidate(0, Some(want), None), Some(want));
+        assert_eq!(dns_ip_candidate(1, Some(want), None), None, "an explicit IP is the only one tried");
+        let old: Ipv4Addr = "10.96.0.77".parse().unwrap();
+        assert_eq!(dns_ip_candidate(0, None, Some(old)), Some(old));
+        assert_eq!(dns_ip_candidate(1, None, Some(old)), Some(DEFAULT_DNS_IP));
+        assert_eq!(dns_ip_candidate(0, None, None), Some(DEFAULT_DNS_IP));
+        let more: Vec<Ipv4Addr> = (1..6).filter_map(|a| dns_ip_candidate(a, None, None)).collect();
+        assert!(more.iter().all(|ip| ip.octets()[0] == 10 && (96..112).contains(&ip.octets()[1])), "{more:?}");
+        assert_eq!(more.iter().collect::<std::collections::HashSet<_>>().len(), 5, "distinct: {more:?}");
+        assert_ne!(cluster_id(Path::new("/a")), cluster_id(Path::new("/b")));
+        assert_eq!(cluster_id(Path::new("/a")).len(), 8);
     }
 }
