@@ -75,7 +75,23 @@ async fn run_agent(args: NodeArgs) -> Result<(), String> {
         pki_dir: args.pki_dir.as_deref().map(absolute),
         cluster_dns: args.cluster_dns.clone(),
     };
-    berth_node::agent::run(client, cfg, shutdown_signal()).await
+    let proxy = match args.proxy {
+        true => {
+            let config = berth_proxy::Config {
+                table: berth_proxy::table_name(&crate::svcnet::cluster_id(&cfg.state_dir)),
+                pod_cidr: pod_cidr.clone(),
+                skip_ips: Vec::new(),
+                debounce: Duration::from_millis(5),
+            };
+            Some(berth_proxy::start(client.clone(), config).await?)
+        }
+        false => None,
+    };
+    let result = berth_node::agent::run(client, cfg, shutdown_signal()).await;
+    if let Some(p) = proxy {
+        p.stop().await;
+    }
+    result
 }
 
 fn absolute(p: &Path) -> PathBuf {

@@ -51,6 +51,10 @@ pub struct NodeArgs {
     /// node's resolvers.
     #[arg(long, value_delimiter = ',', value_name = "IP")]
     pub cluster_dns: Vec<std::net::Ipv4Addr>,
+    /// Also run the service proxy (nftables) for this host, matching traffic from this node's
+    /// pod CIDR — for an agent on a host without `berth up`, which runs one for its own nodes.
+    #[arg(long)]
+    pub proxy: bool,
 }
 
 /// Run the simulated node until SIGTERM/SIGINT.
