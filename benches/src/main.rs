@@ -11,6 +11,7 @@ mod disk;
 mod dns;
 mod fixedload;
 mod nodeloss;
+mod proxy;
 mod pvbind;
 mod rbac;
 mod report;
@@ -29,7 +30,7 @@ use child::{Berth, TempDir};
 use client::Result;
 use report::Report;
 
-const ALL: [&str; 12] = ["coldstart", "rss", "disk", "creates", "fixedload", "watch", "pvbind", "dns", "sts-ordered", "sts-parallel", "rbac", "nodeloss"];
+const ALL: [&str; 13] = ["coldstart", "rss", "disk", "creates", "fixedload", "watch", "pvbind", "dns", "proxy", "sts-ordered", "sts-parallel", "rbac", "nodeloss"];
 
 #[derive(Parser)]
 #[command(name = "berth-bench", about = "Benchmark `berth up`: cold start, RSS, durable creates, fixed-load latency, watch fan-out")]
@@ -38,7 +39,7 @@ struct Cli {
     #[arg(long, default_value = "target/release/berth")]
     berth: PathBuf,
     /// Run only these measurements (comma-separated or repeated): coldstart, rss, disk,
-    /// creates, fixedload, watch, pvbind, dns, sts-ordered, sts-parallel, rbac, nodeloss.
+    /// creates, fixedload, watch, pvbind, dns, proxy (root), sts-ordered, sts-parallel, rbac, nodeloss.
     #[arg(long, value_delimiter = ',')]
     only: Vec<String>,
     /// A short smoke run: few cold starts, 1 s load phases, 20 watchers.
@@ -178,6 +179,9 @@ async fn run(cli: &Cli, report: &mut Report) -> Result<()> {
         if !q {
             nodeloss::run(&berth, report, "upstream defaults: grace 50 s, lease 40 s", &[], "40", true).await?;
         }
+    if cli.wants("proxy") {
+        eprintln!("berth-bench: service proxy, EndpointSlice change to nft rules");
+        proxy::run(&berth, if q { 20 } else { 200 }, report).await?;
     }
     if cli.wants("sts-ordered") || cli.wants("sts-parallel") {
         let started = std::time::Instant::now();

@@ -10,6 +10,7 @@ mod dns;
 mod durability;
 mod real_node;
 mod real_node_config;
+mod service_net;
 mod gc;
 mod kube_client;
 mod node_auth;

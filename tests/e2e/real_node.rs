@@ -251,7 +251,7 @@ spec:
         let p = c.json(&["get", "pod", "nginx"]);
         let w = &p["status"]["containerStatuses"][0]["state"]["waiting"];
         (w["reason"] == "ErrImagePull" || w["reason"] == "ImagePullBackOff")
-            && w["message"].as_str().unwrap_or_default().contains("luksa/kubia-pet, busybox, alpine")
+            && w["message"].as_str().unwrap_or_default().contains("luksa/kubia-pet, luksa/kubia-pet-peers, busybox, alpine")
     }));
     let events = c.ok(&["get", "events", "--field-selector", "involvedObject.name=nginx"]);
     assert!(events.contains("Failed to pull image \"nginx:1.27\""), "{events}");

@@ -12,6 +12,7 @@ use clap::{Args, Parser, Subcommand};
 mod kubeconfig_cmd;
 mod node_cmd;
 mod sim_node;
+mod svcnet;
 
 #[derive(Parser)]
 #[command(name = "berth", version, about = "A small, fast, Kubernetes-API-compatible control plane for stateful workloads")]
@@ -61,8 +62,9 @@ struct ServerArgs {
     #[arg(long, default_value = "10.245.0.0/16")]
     cluster_cidr: String,
     /// Components not to run, comma-separated: statefulset, scheduler, gc, volume, protection,
-    /// endpoints, endpointslice, dns, serviceaccount, nodelifecycle, tainteviction, podgc (for tests that run their own copy, or to run a component
-    /// elsewhere).
+    /// endpoints, endpointslice, dns, serviceaccount, nodelifecycle, tainteviction, podgc, proxy
+    /// (for tests that run their own copy, or to run a component elsewhere). The service proxy
+    /// (nftables) runs only with real nodes.
     #[arg(long, value_delimiter = ',', value_name = "COMPONENTS")]
     disable: Vec<Component>,
     /// The default StorageClass to create (berth's local-path provisioner) unless one of that
@@ -76,6 +78,11 @@ struct ServerArgs {
     /// The cluster domain the DNS server is authoritative for.
     #[arg(long, default_value = "cluster.local")]
     cluster_domain: String,
+    /// The cluster DNS IP for pods on real nodes: the `kube-system/kube-dns` Service's
+    /// ClusterIP, served on port 53 from the host and passed to agents as `--cluster-dns`.
+    /// Default: 10.96.0.10 (or a free service IP when another cluster on this host has it).
+    #[arg(long, value_name = "IP")]
+    cluster_dns_ip: Option<std::net::Ipv4Addr>,
     /// TTL of the cluster DNS records.
     #[arg(long, default_value_t = 5, value_name = "SECONDS")]
     dns_ttl: u32,
@@ -138,6 +145,7 @@ enum Component {
     Nodelifecycle,
     Tainteviction,
     Podgc,
+    Proxy,
 }
 
 fn main() -> ExitCode {
@@ -207,8 +215,16 @@ async fn run_control_plane(args: ServerArgs) -> Result<(), String> {
     eprintln!("berth: API server listening on {} (TLS, token auth)", server.url());
     wait_ready(&server).await?;
     let mut controllers = start_controllers(&server, &args, &data_dir).await?;
-    controllers.extend(start_service_networking(&server, &args, &data_dir).await?);
-    let nodes = node_cmd::start_nodes(args.nodes, &data_dir, &server.url(), &args.cluster_cidr, &node_args(&args))?;
+    let (tasks, dns_handler) = start_service_networking(&server, &args, &data_dir).await?;
+    controllers.extend(tasks);
+    let pod_net = start_pod_network(&server, &args, &data_dir, dns_handler).await?;
+    let nodes = match node_cmd::start_nodes(args.nodes, &data_dir, &server.url(), &args.cluster_cidr, &node_args(&args), pod_net.dns_ip) {
+        Ok(n) => n,
+        Err(e) => {
+            pod_net.stop().await;
+            return Err(e);
+        }
+    };
     eprintln!("berth: ready in {} ms", started.elapsed().as_millis());
     // The one line on stdout, so scripts can `eval "$(berth up | head -1)"`-style consume it.
     println!("export KUBECONFIG={}", kubeconfig.display());
@@ -216,6 +232,7 @@ async fn run_control_plane(args: ServerArgs) -> Result<(), String> {
     shutdown_signal().await;
     eprintln!("berth: shutting down");
     node_cmd::stop_nodes(nodes).await;
+    pod_net.stop().await;
     for c in controllers {
         c.abort();
     }
@@ -318,12 +335,33 @@ fn start_node_lifecycle(client: &kube::Client, args: &ServerArgs) -> Vec<tokio::
     tasks
 }
 
-/// Endpoints and EndpointSlice controllers and the cluster DNS server.
+/// With real nodes (root): the cluster DNS on the kube-dns Service IP and the service proxy
+/// ([`svcnet`]); otherwise nothing (pods of simulated nodes have no network).
+async fn start_pod_network(
+    server: &berth_apiserver::RunningServer,
+    args: &ServerArgs,
+    data_dir: &Path,
+    dns: Option<berth_dns::Handler>,
+) -> Result<svcnet::PodNetwork, String> {
+    if args.nodes == 0 || !nix::unistd::geteuid().is_root() {
+        return Ok(svcnet::PodNetwork::default());
+    }
+    let settings = svcnet::Settings {
+        cluster_cidr: &args.cluster_cidr,
+        dns_ip: args.cluster_dns_ip,
+        dns,
+        proxy: !args.disable.contains(&Component::Proxy),
+    };
+    svcnet::start(admin_client(server)?, data_dir, settings).await
+}
+
+/// Endpoints and EndpointSlice controllers and the cluster DNS server (and its handler, to
+/// serve pods on the DNS Service IP too).
 async fn start_service_networking(
     server: &berth_apiserver::RunningServer,
     args: &ServerArgs,
     data_dir: &Path,
-) -> Result<Vec<tokio::task::JoinHandle<()>>, String> {
+) -> Result<(Vec<tokio::task::JoinHandle<()>>, Option<berth_dns::Handler>), String> {
     let disabled = &args.disable;
     let client = admin_client(server)?;
     let recorder = |component: &str| berth_runtime::EventRecorder::new(client.clone(), component);
@@ -346,11 +384,11 @@ async fn start_service_networking(
         std::fs::write(&file, format!("{}\n", dns.addr)).map_err(|e| format!("writing {}: {e}", file.display()))?;
         eprintln!("berth: cluster DNS for {} on {} (udp+tcp)", args.cluster_domain, dns.addr);
         tasks.push(dns.task);
-    } else {
-        // No stale address from an earlier run on this data dir.
-        let _ = std::fs::remove_file(data_dir.join("dns-addr"));
+        return Ok((tasks, Some(dns.handler)));
     }
-    Ok(tasks)
+    // No stale address from an earlier run on this data dir.
+    let _ = std::fs::remove_file(data_dir.join("dns-addr"));
+    Ok((tasks, None))
 }
 
 /// Wait until the API server answers `/readyz` over TLS on its own port.

@@ -96,8 +96,25 @@ async fn run_agent(args: NodeArgs) -> Result<(), String> {
         pki_dir: args.pki_dir.as_deref().map(absolute),
         lease_duration_seconds: args.node_lease_duration_seconds,
         auto_failover_after: args.auto_failover_after,
+        cluster_dns: args.cluster_dns.clone(),
     };
-    berth_node::agent::run(client, cfg, shutdown_signal()).await
+    let proxy = match args.proxy {
+        true => {
+            let config = berth_proxy::Config {
+                table: berth_proxy::table_name(&crate::svcnet::cluster_id(&cfg.state_dir)),
+                pod_cidr: pod_cidr.clone(),
+                skip_ips: Vec::new(),
+                debounce: Duration::from_millis(5),
+            };
+            Some(berth_proxy::start(client.clone(), config).await?)
+        }
+        false => None,
+    };
+    let result = berth_node::agent::run(client, cfg, shutdown_signal()).await;
+    if let Some(p) = proxy {
+        p.stop().await;
+    }
+    result
 }
 
 fn absolute(p: &Path) -> PathBuf {
@@ -155,7 +172,16 @@ pub fn node_pod_cidr(cluster_cidr: &str, index: usize) -> Result<String, String>
 
 /// `berth up --nodes N`: start agents `node-1…node-N`, each its own process, restarted when it
 /// exits. Returns the supervisor tasks; [`stop_nodes`] ends them and tears the nodes down.
-pub fn start_nodes(n: usize, data_dir: &Path, url: &str, cluster_cidr: &str, node_args: &[String]) -> Result<Vec<NodeSupervisor>, String> {
+/// `node_args`: extra agent flags; `cluster_dns`: the kube-dns Service IP agents write into
+/// pods' resolv.conf.
+pub fn start_nodes(
+    n: usize,
+    data_dir: &Path,
+    url: &str,
+    cluster_cidr: &str,
+    node_args: &[String],
+    cluster_dns: Option<std::net::Ipv4Addr>,
+) -> Result<Vec<NodeSupervisor>, String> {
     let exe = std::env::current_exe().map_err(|e| e.to_string())?;
     if n > 0 {
         berth_node::agent::check_requirements().map_err(|e| format!("--nodes {n}: {e} (use --nodes 0 --simulated-nodes M without root)"))?;
@@ -183,6 +209,9 @@ pub fn start_nodes(n: usize, data_dir: &Path, url: &str, cluster_cidr: &str, nod
             .args(["--pod-cidr", &node_pod_cidr(cluster_cidr, i)?])
             .args(node_args)
             .stdin(std::process::Stdio::null());
+        if let Some(ip) = cluster_dns {
+            cmd.args(["--cluster-dns", &ip.to_string()]);
+        }
         // An agent whose `berth up` died (SIGKILL) stops too; its pods stay, as after any
         // agent exit, until `berth up` runs again on the data dir.
         // SAFETY: prctl is async-signal-safe.

@@ -55,6 +55,15 @@ pub struct NodeArgs {
     /// Must equal the control plane's `--auto-failover-after`.
     #[arg(long, value_name = "DURATION", value_parser = crate::go_duration)]
     pub auto_failover_after: Option<std::time::Duration>,
+    /// Cluster DNS server IPs (comma-separated) for pods with `dnsPolicy: ClusterFirst`, as
+    /// kubelet's flag; `berth up` passes its kube-dns Service IP. Without it such pods use the
+    /// node's resolvers.
+    #[arg(long, value_delimiter = ',', value_name = "IP")]
+    pub cluster_dns: Vec<std::net::Ipv4Addr>,
+    /// Also run the service proxy (nftables) for this host, matching traffic from this node's
+    /// pod CIDR — for an agent on a host without `berth up`, which runs one for its own nodes.
+    #[arg(long)]
+    pub proxy: bool,
 }
 
 /// Run the simulated node until SIGTERM/SIGINT.

@@ -90,7 +90,21 @@ pub fn resolve(index: &Index, qname: &Name, qtype: RecordType, ttl: u32) -> Outc
                 Kind::ExternalName(target) => exists(vec![rec(RData::CNAME(CNAME(target.clone())))], &mut out),
                 // Spec 2.4.1: a headless service without ready endpoints is NXDOMAIN.
                 Kind::Headless if r.addrs.is_empty() => out.rcode = ResponseCode::NXDomain,
-                _ => exists(r.addrs.iter().map(|ip| rec(RData::A(A(*ip)))).collect(), &mut out),
+                _ => {
+                    // CoreDNS also answers SRV on the service name itself: one record per
+                    // endpoint and named port (what kubia-pet-peers asks for).
+                    let mut records: Vec<Record> = r.addrs.iter().map(|ip| rec(RData::A(A(*ip)))).collect();
+                    if qtype == RecordType::SRV {
+                        let mut srv: Vec<&(u16, Name)> = r.srv.values().flatten().collect();
+                        srv.sort();
+                        srv.dedup();
+                        let weight = (100 / srv.len().max(1)).max(1) as u16;
+                        out.additionals = srv.iter().flat_map(|(_, t)| target_addresses(r, t, ttl)).collect();
+                        out.additionals.dedup();
+                        records.extend(srv.into_iter().map(|(port, t)| rec(RData::SRV(SRV::new(0, weight, *port, t.clone())))));
+                    }
+                    exists(records, &mut out)
+                }
             },
         },
         [port, proto, svc, ns, "svc"] if port.starts_with('_') && proto.starts_with('_') => {

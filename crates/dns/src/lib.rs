@@ -56,6 +56,8 @@ pub struct DnsServer {
     /// The UDP (and, when the same port was free, TCP) address it answers on.
     pub addr: SocketAddr,
     pub index: Arc<RwLock<Index>>,
+    /// The request handler, to [`serve`] the same records on more addresses (pods' DNS IP).
+    pub handler: Handler,
     pub task: tokio::task::JoinHandle<()>,
 }
 
@@ -148,9 +150,9 @@ pub async fn start(client: kube::Client, config: Config) -> Result<DnsServer, St
         upstreams: Arc::new(config.upstreams.clone()),
         forward_timeout: config.forward_timeout,
     };
-    let (addr, server) = serve(config.listen, handler).await?;
+    let (addr, server) = serve(config.listen, handler.clone()).await?;
     let task = tokio::spawn(async move {
         let _ = tokio::join!(server, feed);
     });
-    Ok(DnsServer { addr, index, task })
+    Ok(DnsServer { addr, index, handler, task })
 }

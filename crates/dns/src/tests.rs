@@ -144,6 +144,16 @@ async fn srv_for_named_ports() {
 }
 
 #[tokio::test]
+async fn srv_on_the_service_name_lists_every_endpoint() {
+    let m = ask("kubia.default.svc.cluster.local.", RecordType::SRV).await;
+    let mut targets: Vec<String> =
+        m.answers().iter().filter_map(|r| if let RData::SRV(s) = r.data() { Some(s.target().to_string()) } else { None }).collect();
+    targets.sort();
+    assert_eq!(targets, ["10-244-2-7.kubia.default.svc.cluster.local.", "kubia-0.kubia.default.svc.cluster.local.", "kubia-1.kubia.default.svc.cluster.local."]);
+    assert!(m.answers().iter().all(|r| r.record_type() == RecordType::SRV), "no A records in an SRV answer");
+}
+
+#[tokio::test]
 async fn cluster_ip_external_name_pod_ptr_and_version() {
     assert_eq!(a_records(&ask("web.default.svc.cluster.local.", RecordType::A).await), ["10.96.0.10".parse::<Ipv4Addr>().unwrap()]);
     let m = ask("ext.default.svc.cluster.local.", RecordType::A).await;

@@ -2,7 +2,8 @@
 //! implemented here and resolved by name.
 //!
 //! * **App images** are Rust programs, started inside a container as
-//!   `berth image run <NAME>` (see [`run`]). `luksa/kubia-pet` is the walkthrough's app.
+//!   `berth image run <NAME>` (see [`run`]). `luksa/kubia-pet` is the walkthrough's app,
+//!   `luksa/kubia-pet-peers` its scale-out version that lists its peers' data.
 //! * **Base images** (`busybox`, `alpine`) have no program of their own: their containers run
 //!   their `command`/`args` from the host's filesystem, which the container sees read-only.
 //!
@@ -11,6 +12,7 @@
 
 mod http;
 pub mod kubia;
+pub mod peers;
 
 /// What a resolved image runs.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -23,7 +25,7 @@ pub enum Image {
 }
 
 /// Every image berth knows, as listed in error messages.
-pub const BUILT_IN: [&str; 3] = ["luksa/kubia-pet", "busybox", "alpine"];
+pub const BUILT_IN: [&str; 4] = ["luksa/kubia-pet", "luksa/kubia-pet-peers", "busybox", "alpine"];
 
 /// The image is not one of the built-in images.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -66,6 +68,7 @@ pub fn repository(reference: &str) -> String {
 pub fn resolve(reference: &str) -> Result<Image, UnknownImage> {
     match repository(reference).as_str() {
         "luksa/kubia-pet" => Ok(Image::App { name: "luksa/kubia-pet" }),
+        "luksa/kubia-pet-peers" => Ok(Image::App { name: "luksa/kubia-pet-peers" }),
         "busybox" => Ok(Image::Base { name: "busybox", default_command: &["sh"] }),
         "alpine" => Ok(Image::Base { name: "alpine", default_command: &["/bin/sh"] }),
         _ => Err(UnknownImage(reference.to_string())),
@@ -77,6 +80,7 @@ pub fn resolve(reference: &str) -> Result<Image, UnknownImage> {
 pub fn run(reference: &str) -> Result<(), String> {
     match resolve(reference).map_err(|e| e.to_string())? {
         Image::App { name: "luksa/kubia-pet" } => kubia::serve(kubia::DATA_FILE, "0.0.0.0:8080").map_err(|e| e.to_string()),
+        Image::App { name: "luksa/kubia-pet-peers" } => peers::serve().map_err(|e| e.to_string()),
         Image::App { name } => Err(format!("image {name} has no program")),
         Image::Base { name, .. } => Err(format!("{name} is a base image: its containers run their own command")),
     }
@@ -101,15 +105,18 @@ mod tests {
         for r in ["busybox", "busybox:1.36", "docker.io/library/busybox:latest", "library/busybox"] {
             assert!(matches!(resolve(r), Ok(Image::Base { name: "busybox", .. })), "{r}");
         }
+        for r in ["luksa/kubia-pet-peers", "docker.io/luksa/kubia-pet-peers:latest"] {
+            assert_eq!(resolve(r), Ok(Image::App { name: "luksa/kubia-pet-peers" }), "{r}");
+        }
         assert!(matches!(resolve("alpine:3.20"), Ok(Image::Base { name: "alpine", .. })));
     }
 
     #[test]
     fn unknown_images_list_the_built_in_ones() {
-        for r in ["nginx", "luksa/kubia-pet-peers", "luksa/kubia", "quay.io/busybox/other"] {
+        for r in ["nginx", "luksa/kubia-pet-peer", "luksa/kubia", "quay.io/busybox/other"] {
             let e = resolve(r).unwrap_err();
             let msg = e.to_string();
-            assert!(msg.contains(r) && msg.contains("luksa/kubia-pet, busybox, alpine"), "{msg}");
+            assert!(msg.contains(r) && msg.contains("luksa/kubia-pet, luksa/kubia-pet-peers, busybox, alpine"), "{msg}");
         }
     }
 

@@ -1,5 +1,5 @@
 //! The files the kubelet writes into every (non-hostNetwork) pod: `/etc/hosts`
-//! (`managedHostsFileContent`), `/etc/hostname`, `/etc/resolv.conf` (dnsPolicy ClusterFirst).
+//! (`managedHostsFileContent`), `/etc/hostname`, `/etc/resolv.conf` (per dnsPolicy).
 
 use k8s_openapi::api::core::v1::Pod;
 
@@ -44,27 +44,14 @@ pub fn hosts(pod: &Pod, pod_ip: &str) -> String {
     s
 }
 
-/// `search <ns>.svc.<d> svc.<d> <d>`, `options ndots:5`, and the given nameservers (the
-/// cluster DNS once berth has one; the host's until then).
-pub fn resolv_conf(pod: &Pod, nameservers: &[String]) -> String {
-    let ns = pod.metadata.namespace.as_deref().unwrap_or("default");
-    let mut s = String::new();
-    for n in nameservers {
-        s.push_str(&format!("nameserver {n}\n"));
-    }
-    s.push_str(&format!("search {ns}.svc.{CLUSTER_DOMAIN} svc.{CLUSTER_DOMAIN} {CLUSTER_DOMAIN}\noptions ndots:5\n"));
-    s
+/// The pod's `/etc/resolv.conf` ([`super::dns_config`] decides its content).
+pub fn resolv_conf(pod: &Pod, node: &super::dns_config::NodeDns) -> String {
+    super::dns_config::pod_resolv(pod, node).render()
 }
 
-/// Nameservers of the host's resolv.conf that a pod can reach (not loopback: a pod has its
-/// own loopback).
-pub fn host_nameservers() -> Vec<String> {
-    let conf = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
-    conf.lines()
-        .filter_map(|l| l.trim().strip_prefix("nameserver"))
-        .map(|n| n.trim().to_string())
-        .filter(|n| !n.starts_with("127.") && n != "::1")
-        .collect()
+/// The node's own resolver settings (`/etc/resolv.conf`), for `dnsPolicy: Default`.
+pub fn host_resolv() -> super::dns_config::Resolv {
+    super::dns_config::Resolv::parse(&std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default())
 }
 
 #[cfg(test)]
@@ -84,7 +71,8 @@ mod tests {
         assert!(h.ends_with("fe00::2\tip6-allrouters\n10.245.1.5\tweb-0.nginx.default.svc.cluster.local\tweb-0\n"), "{h}");
         let p = pod(serde_json::json!({"metadata": {"name": "solo", "namespace": "x"}, "spec": {"containers": []}}));
         assert!(hosts(&p, "10.0.0.2").ends_with("\n10.0.0.2\tsolo\n"));
-        assert_eq!(resolv_conf(&p, &["10.96.0.10".into()]), "nameserver 10.96.0.10\nsearch x.svc.cluster.local svc.cluster.local cluster.local\noptions ndots:5\n");
+        let node = super::super::dns_config::NodeDns { cluster_dns: vec!["10.96.0.10".into()], cluster_domain: CLUSTER_DOMAIN.into(), ..Default::default() };
+        assert_eq!(resolv_conf(&p, &node), "search x.svc.cluster.local svc.cluster.local cluster.local\nnameserver 10.96.0.10\noptions ndots:5\n");
     }
 
     #[test]

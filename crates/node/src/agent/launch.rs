@@ -171,7 +171,7 @@ mod tests {
         let c = container(serde_json::json!({"name": "a", "image": "nginx"}));
         let e = argv(&c, &[]).unwrap_err();
         assert_eq!(e.reason, "ErrImagePull");
-        assert!(e.message.contains("luksa/kubia-pet, busybox, alpine"));
+        assert!(e.message.contains("luksa/kubia-pet, luksa/kubia-pet-peers, busybox, alpine"));
     }
 
     #[test]

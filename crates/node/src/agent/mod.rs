@@ -6,6 +6,7 @@
 
 mod atomic_writer;
 mod env;
+mod dns_config;
 mod etc_files;
 mod expand;
 mod fieldref;
@@ -50,6 +51,9 @@ pub struct AgentConfig {
     pub lease_duration_seconds: i32,
     /// Self-fencing period (`--auto-failover-after`), see `crate::process::fence`.
     pub auto_failover_after: Option<std::time::Duration>,
+    /// `--cluster-dns`: the cluster DNS IPs pods with `dnsPolicy: ClusterFirst` use (kubelet's
+    /// flag); empty: such pods fall back to the node's resolvers.
+    pub cluster_dns: Vec<Ipv4Addr>,
 }
 
 /// What every pod worker of the node shares.
@@ -62,7 +66,7 @@ pub struct NodeCtx {
     pub bridge: String,
     pub gateway: Ipv4Addr,
     pub prefix: u8,
-    pub nameservers: Vec<String>,
+    pub dns: dns_config::NodeDns,
     pub recorder: berth_runtime::EventRecorder,
 }
 
@@ -152,7 +156,11 @@ pub async fn run(client: kube::Client, cfg: AgentConfig, shutdown: impl std::fut
         bridge,
         gateway,
         prefix: cfg.pod_cidr.prefix(),
-        nameservers: etc_files::host_nameservers(),
+        dns: dns_config::NodeDns {
+            cluster_dns: cfg.cluster_dns.iter().map(Ipv4Addr::to_string).collect(),
+            cluster_domain: etc_files::CLUSTER_DOMAIN.into(),
+            host: etc_files::host_resolv(),
+        },
     });
     crate::simulated::runner::run_node(client, &node, pods::run(ctx), shutdown).await;
     let _ = stop_api.send(());

@@ -62,6 +62,11 @@ pub async fn ensure_bridge(bridge: &str, gateway: Ipv4Addr, prefix: u8) -> Resul
         ip(&["link", "add", "name", bridge, "type", "bridge"], None, None).await?;
     }
     ip(&["addr", "replace", &format!("{gateway}/{prefix}"), "dev", bridge], None, None).await?;
+    // Forward what pods send to other nodes' pods and to service IPs DNAT'd back out (IPv4
+    // decides by the ingress device): per bridge, so the host's `ip_forward` stays as it was
+    // and the setting goes away with the bridge.
+    let sysctl = format!("/proc/sys/net/ipv4/conf/{bridge}/forwarding");
+    std::fs::write(&sysctl, "1").map_err(|e| format!("enabling forwarding on {bridge} ({sysctl}): {e}"))?;
     ip(&["link", "set", "dev", bridge, "up"], None, None).await
 }
 

@@ -61,7 +61,7 @@ impl PodWorker {
                 etc_files: vec![
                     ("hosts".into(), crate::agent::etc_files::hosts(pod, &ip.to_string())),
                     ("hostname".into(), format!("{hostname}\n")),
-                    ("resolv.conf".into(), crate::agent::etc_files::resolv_conf(pod, &self.ctx.nameservers)),
+                    ("resolv.conf".into(), crate::agent::etc_files::resolv_conf(pod, &self.ctx.dns)),
                 ],
                 cgroup: crate::agent::resources::cgroup(&self.ctx.state_dir, &self.uid, &spec),
             };
