@@ -179,6 +179,7 @@ async fn run(cli: &Cli, report: &mut Report) -> Result<()> {
         if !q {
             nodeloss::run(&berth, report, "upstream defaults: grace 50 s, lease 40 s", &[], "40", true).await?;
         }
+    }
     if cli.wants("proxy") {
         eprintln!("berth-bench: service proxy, EndpointSlice change to nft rules");
         proxy::run(&berth, if q { 20 } else { 200 }, report).await?;

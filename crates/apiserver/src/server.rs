@@ -217,7 +217,7 @@ async fn dispatch(state: Shared, local_addr: SocketAddr, req: Request<Incoming>)
     match route(&path)? {
         Route::Discovery(d) => {
             if req.method() != Method::GET {
-                return Err(StatusError::method_not_supported("", "", &req.method().to_string()));
+                return Err(StatusError::method_not_supported("", "", req.method().as_ref()));
             }
             let body = match d {
                 DiscoveryPath::CoreVersions => discovery::core_versions(&local_addr.to_string()),

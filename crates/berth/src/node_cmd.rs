@@ -12,7 +12,7 @@ use clap::Subcommand;
 pub enum NodeCommand {
     /// Run a node agent: register a Node and run the pods bound to it as namespaced
     /// processes (needs root and iproute2).
-    Node(NodeArgs),
+    Node(Box<NodeArgs>),
     /// Built-in images.
     #[command(hide = true, subcommand)]
     Image(ImageCommand),
@@ -74,11 +74,11 @@ pub fn run(cmd: NodeCommand) -> Result<(), String> {
         }
         NodeCommand::Node(args) if args.simulated => {
             let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().map_err(|e| e.to_string())?;
-            rt.block_on(crate::sim_node::run_simulated_node(args))
+            rt.block_on(crate::sim_node::run_simulated_node(*args))
         }
         NodeCommand::Node(args) => {
             let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().map_err(|e| e.to_string())?;
-            rt.block_on(run_agent(args))
+            rt.block_on(run_agent(*args))
         }
     }
 }
