@@ -201,6 +201,23 @@ fn real_node_mounts_a_working_token() {
     // In-cluster configuration finds the API server through the `kubernetes` Service.
     let env = c.ok(&["exec", "sa-pod", "--", "env"]);
     assert!(env.lines().any(|l| l == "KUBERNETES_SERVICE_HOST=10.96.0.1") && env.lines().any(|l| l == "KUBERNETES_SERVICE_PORT=443"), "{env}");
+    // In-cluster access as a client library does it: https://kubernetes.default.svc (cluster
+    // DNS, then 10.96.0.1:443 through the service proxy) with the mounted CA and token; RBAC
+    // decides: upstream's 403 until the account is granted `view`.
+    let list_pods = format!(
+        "curl -sS --max-time 10 --cacert {dir}/ca.crt -H \"Authorization: Bearer $(cat {dir}/token)\" https://kubernetes.default.svc/api/v1/namespaces/default/pods"
+    );
+    let answer = c.ok(&["exec", "sa-pod", "--", "sh", "-c", &list_pods]);
+    assert!(
+        answer.contains(r#"pods is forbidden: User \"system:serviceaccount:default:default\" cannot list resource \"pods\" in API group \"\" in the namespace \"default\""#),
+        "{answer}"
+    );
+    c.ok(&["create", "rolebinding", "sa-view", "--clusterrole=view", "--serviceaccount=default:default"]);
+    assert!(
+        eventually(Duration::from_secs(10), || c.ok(&["exec", "sa-pod", "--", "sh", "-c", &list_pods]).contains(r#""name":"sa-pod""#)),
+        "{}",
+        c.ok(&["exec", "sa-pod", "--", "sh", "-c", &list_pods])
+    );
     // The mount is read-only.
     let err = c.fails(&["exec", "sa-pod", "--", "sh", "-c", &format!("echo x > {dir}/token")]);
     assert!(err.to_lowercase().contains("read-only"), "{err}");

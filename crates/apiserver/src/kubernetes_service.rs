@@ -113,25 +113,31 @@ async fn ensure(state: &Shared, group: &str, version: &str, plural: &str, mut wa
     }
 }
 
-/// Keep the `kubernetes` Service and Endpoints in place for ever.
+/// Keep the `kubernetes` Service and Endpoints in place for ever, pointing at the advertised
+/// address ([`crate::RunningServer::advertise`]) once there is one, else at
+/// [`advertise_address`] and the listen port.
 pub async fn run(state: Shared, listen: SocketAddr) {
-    let ip = advertise_address(listen);
-    if ip.is_none() {
-        tracing::warn!("no non-loopback address to advertise; the kubernetes Endpoints are not written");
+    let derived = advertise_address(listen).map(|ip| SocketAddr::new(ip, listen.port()));
+    if derived.is_none() {
+        tracing::warn!("no non-loopback address to advertise; the kubernetes Endpoints wait for one");
     }
+    let mut advertised = state.advertised.subscribe();
     loop {
-        if let Err(e) = ensure(&state, "", "v1", "services", service(listen.port())).await {
+        let target = advertised.borrow_and_update().or(derived);
+        let port = target.map_or(listen.port(), |t| t.port());
+        if let Err(e) = ensure(&state, "", "v1", "services", service(port)).await {
             tracing::warn!(error = %e, "reconciling the kubernetes Service");
         }
-        if let Some(ip) = ip {
-            if let Err(e) = ensure(&state, "", "v1", "endpoints", endpoints(ip, listen.port())).await {
+        if let Some(t) = target {
+            if let Err(e) = ensure(&state, "", "v1", "endpoints", endpoints(t.ip(), t.port())).await {
                 tracing::warn!(error = %e, "reconciling the kubernetes Endpoints");
             }
-            if let Err(e) = ensure(&state, "discovery.k8s.io", "v1", "endpointslices", endpoint_slice(ip, listen.port())).await {
+            if let Err(e) = ensure(&state, "discovery.k8s.io", "v1", "endpointslices", endpoint_slice(t.ip(), t.port())).await {
                 tracing::warn!(error = %e, "reconciling the kubernetes EndpointSlice");
             }
         }
-        tokio::time::sleep(INTERVAL).await;
+        // Again after the interval, or at once when the advertised address changes.
+        let _ = tokio::time::timeout(INTERVAL, advertised.changed()).await;
     }
 }
 

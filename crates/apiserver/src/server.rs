@@ -39,6 +39,7 @@ pub struct RunningServer {
     pub pki: Pki,
     pub state: Shared,
     stop: watch::Sender<bool>,
+    tls: TlsAcceptor,
 }
 
 impl RunningServer {
@@ -55,6 +56,21 @@ impl RunningServer {
     /// Bootstrap finished; `/readyz` answers 200.
     pub fn state_ready(&self) -> bool {
         self.state.ready.load(Ordering::SeqCst)
+    }
+
+    /// Serve on one more address too (same TLS, state and authentication), until
+    /// [`RunningServer::shutdown`]; returns the bound address.
+    pub async fn serve_also(&self, addr: SocketAddr) -> Result<SocketAddr, String> {
+        let listener = TcpListener::bind(addr).await.map_err(|e| format!("listen on {addr}: {e}"))?;
+        let local = listener.local_addr().map_err(|e| e.to_string())?;
+        spawn_accept_loop(listener, local, self.tls.clone(), self.state.clone(), self.stop.subscribe());
+        Ok(local)
+    }
+
+    /// Make `addr` the address the `kubernetes` Service's endpoints point at (where pods reach
+    /// this server), instead of the one derived from the listen address.
+    pub fn advertise(&self, addr: SocketAddr) {
+        self.state.advertised.send_replace(Some(addr));
     }
 
     /// Stop accepting connections.
@@ -82,6 +98,7 @@ pub async fn start(cfg: ServerConfig) -> Result<RunningServer, String> {
         kubelet_tls: Arc::new(pki.kubelet_client_tls_config()?),
         sa_key: crate::satoken::jwt::SigningKey::load_or_create(&cfg.data_dir.join("pki"))?,
         toleration_defaults: cfg.toleration_defaults,
+        advertised: watch::Sender::new(None),
     });
     crate::namespaces::bootstrap(&state).await.map_err(|e| e.to_string())?;
     crate::rbac::start(&state).await.map_err(|e| e.to_string())?;
@@ -89,8 +106,14 @@ pub async fn start(cfg: ServerConfig) -> Result<RunningServer, String> {
     tokio::spawn(crate::namespaces::run_lifecycle(state.clone()));
     tokio::spawn(crate::kubernetes_service::run(state.clone(), local_addr));
 
-    let (stop, mut stopped) = watch::channel(false);
-    let accept_state = state.clone();
+    let (stop, stopped) = watch::channel(false);
+    spawn_accept_loop(listener, local_addr, tls.clone(), state.clone(), stopped);
+    Ok(RunningServer { local_addr, pki, state, stop, tls })
+}
+
+
+/// Accept TLS connections on `listener` and serve them until `stopped` turns true.
+fn spawn_accept_loop(listener: TcpListener, local_addr: SocketAddr, tls: TlsAcceptor, state: Shared, mut stopped: watch::Receiver<bool>) {
     tokio::spawn(async move {
         loop {
             let conn = tokio::select! {
@@ -107,7 +130,7 @@ pub async fn start(cfg: ServerConfig) -> Result<RunningServer, String> {
             };
             let _ = tcp.set_nodelay(true);
             let tls = tls.clone();
-            let state = accept_state.clone();
+            let state = state.clone();
             tokio::spawn(async move {
                 let stream = match tokio::time::timeout(Duration::from_secs(10), tls.accept(tcp)).await {
                     Ok(Ok(s)) => s,
@@ -128,7 +151,6 @@ pub async fn start(cfg: ServerConfig) -> Result<RunningServer, String> {
             });
         }
     });
-    Ok(RunningServer { local_addr, pki, state, stop })
 }
 
 /// Paths anyone may read, as upstream's `system:public-info-viewer` allows.

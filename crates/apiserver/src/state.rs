@@ -30,6 +30,9 @@ pub struct ApiState {
     pub sa_key: crate::satoken::jwt::SigningKey,
     /// DefaultTolerationSeconds admission settings.
     pub toleration_defaults: crate::toleration_admission::TolerationDefaults,
+    /// Where pods reach this server, when set by [`crate::RunningServer::advertise`]: the
+    /// `kubernetes` Service's endpoint.
+    pub advertised: tokio::sync::watch::Sender<Option<std::net::SocketAddr>>,
 }
 
 pub type Shared = Arc<ApiState>;

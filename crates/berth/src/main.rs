@@ -218,6 +218,9 @@ async fn run_control_plane(args: ServerArgs) -> Result<(), String> {
     let (tasks, dns_handler) = start_service_networking(&server, &args, &data_dir).await?;
     controllers.extend(tasks);
     let pod_net = start_pod_network(&server, &args, &data_dir, dns_handler).await?;
+    if let Some(ip) = pod_net.dns_ip {
+        serve_pods(&server, ip).await;
+    }
     let nodes = match node_cmd::start_nodes(args.nodes, &data_dir, &server.url(), &args.cluster_cidr, &node_args(&args), pod_net.dns_ip) {
         Ok(n) => n,
         Err(e) => {
@@ -353,6 +356,21 @@ async fn start_pod_network(
         proxy: !args.disable.contains(&Component::Proxy),
     };
     svcnet::start(admin_client(server)?, data_dir, settings).await
+}
+
+/// In-cluster API access: the API server also listens on `<ip>:443`, `ip` being the cluster's
+/// own address on its DNS link (reachable from this host and its pods only, unique per cluster
+/// on the host), and the `kubernetes` Service's endpoint points there, so pods reach
+/// `https://kubernetes.default.svc` (10.96.0.1:443 through the service proxy) while the main
+/// listener stays on loopback.
+async fn serve_pods(server: &berth_apiserver::RunningServer, ip: std::net::Ipv4Addr) {
+    match server.serve_also(std::net::SocketAddr::new(ip.into(), 443)).await {
+        Ok(addr) => {
+            server.advertise(addr);
+            eprintln!("berth: API server for pods on {addr} (Service default/kubernetes)");
+        }
+        Err(e) => eprintln!("berth: pods cannot reach the API server: {e}"),
+    }
 }
 
 /// Endpoints and EndpointSlice controllers and the cluster DNS server (and its handler, to
