@@ -83,5 +83,7 @@ pub fn store_error(e: StoreError, group: &str, plural: &str, name: &str) -> Stat
         ),
         StoreError::WatcherTooSlow => StatusError::new(500, "InternalError", "watch closed: client too slow"),
         StoreError::Internal(m) => StatusError::internal(m),
+        // etcd down or leaderless: the request may succeed later, as upstream's 503s say.
+        StoreError::Unavailable(m) => StatusError::new(503, "ServiceUnavailable", format!("storage unavailable: {m}")),
     }
 }
