@@ -123,7 +123,7 @@ async fn finalize(state: &Shared, name: &str) -> Result<bool, StatusError> {
     }
     let info = lookup("", "v1", "namespaces").expect("namespaces are registered");
     let key = object_key(info, None, name);
-    let Some(kv) = state.store.get(&key).await.map_err(|e| crate::state::storage_failure(e))? else {
+    let Some(kv) = state.store.get(&key).await.map_err(crate::state::storage_failure)? else {
         return Ok(true);
     };
     let mut ns: Value = decode(&kv).map_err(StatusError::internal)?;
