@@ -1,5 +1,6 @@
 //! berth on etcd: `berth up --etcd-endpoints` against a throwaway etcd runs the walkthrough's
-//! StatefulSet, and once etcd is gone kubectl gets a clear 503 Status instead of hanging.
+//! StatefulSet; while etcd is gone kubectl gets a clear 503 Status instead of hanging, and when
+//! it is back berth serves again without a restart.
 
 use std::time::Duration;
 
@@ -13,7 +14,7 @@ use crate::manifests;
 fn statefulset_runs_on_etcd_and_a_lost_etcd_is_a_503() {
     let runtime = tokio::runtime::Runtime::new().unwrap();
     // Skips (outside CI) when there is no etcd binary.
-    let Some(etcd) = runtime.block_on(EtcdServer::start_or_skip()) else { return };
+    let Some(mut etcd) = runtime.block_on(EtcdServer::start_or_skip()) else { return };
     let c = Cluster::start_with(&["--simulated-nodes", "1", "--etcd-endpoints", etcd.endpoint()]);
 
     c.ok(&["apply", "-f", &c.manifest("pv.yaml", manifests::PV_LIST)]);
@@ -36,11 +37,17 @@ fn statefulset_runs_on_etcd_and_a_lost_etcd_is_a_503() {
     let rv = c.ok(&["get", "sts", "statefulset-kubia-v1", "-o", "jsonpath={.metadata.resourceVersion}"]);
     assert!(rv.parse::<i64>().unwrap() >= sts.mod_revision, "{rv} vs {}", sts.mod_revision);
 
-    drop(etcd);
+    etcd.kill();
     // kubectl's verbose log shows the response code; its error line shows the Status message.
     for args in [&["create", "configmap", "after-etcd", "--from-literal=a=b", "-v=6"][..], &["get", "pods", "-v=6"]] {
         let err = c.fails(args);
         assert!(err.contains("503 Service Unavailable"), "{args:?}: {err}");
         assert!(err.contains("storage unavailable: etcd"), "{args:?}: {err}");
     }
+
+    // etcd back on the same data: berth serves again without a restart, nothing was lost.
+    runtime.block_on(etcd.restart());
+    assert!(eventually(Duration::from_secs(60), || c.kubectl(&["create", "configmap", "after-etcd", "--from-literal=a=b"]).status.success()));
+    let pods = c.ok(&["get", "pods"]);
+    assert_eq!(pods.matches("Running").count(), 3, "{pods}");
 }

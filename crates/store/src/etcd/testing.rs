@@ -17,6 +17,31 @@ pub struct EtcdServer {
     child: Child,
     dir: PathBuf,
     endpoint: String,
+    binary: PathBuf,
+    /// Client and peer ports, kept for a restart.
+    ports: (u16, u16),
+}
+
+fn spawn(binary: &PathBuf, dir: &std::path::Path, client: u16, peer: u16) -> Result<Child, String> {
+    let endpoint = format!("http://127.0.0.1:{client}");
+    let peer_url = format!("http://127.0.0.1:{peer}");
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(dir.join("etcd.log"))
+        .map_err(|e| e.to_string())?;
+    Command::new(binary)
+        .args(["--name", "berth-test", "--data-dir"])
+        .arg(dir.join("data"))
+        .args(["--listen-client-urls", &endpoint, "--advertise-client-urls", &endpoint])
+        .args(["--listen-peer-urls", &peer_url, "--initial-advertise-peer-urls", &peer_url])
+        .args(["--initial-cluster", &format!("berth-test={peer_url}")])
+        .args(["--log-level", "warn"])
+        .stdin(Stdio::null())
+        .stdout(log.try_clone().map_err(|e| e.to_string())?)
+        .stderr(log)
+        .spawn()
+        .map_err(|e| format!("running {}: {e}", binary.display()))
 }
 
 /// The etcd binary, if any.
@@ -68,50 +93,48 @@ impl EtcdServer {
         ));
         std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
         let (client, peer) = (free_port(), free_port());
-        let endpoint = format!("http://127.0.0.1:{client}");
-        let peer_url = format!("http://127.0.0.1:{peer}");
-        let log = std::fs::File::create(dir.join("etcd.log")).map_err(|e| e.to_string())?;
-        let child = Command::new(binary)
-            .args(["--name", "berth-test", "--data-dir"])
-            .arg(dir.join("data"))
-            .args([
-                "--listen-client-urls",
-                &endpoint,
-                "--advertise-client-urls",
-                &endpoint,
-            ])
-            .args([
-                "--listen-peer-urls",
-                &peer_url,
-                "--initial-advertise-peer-urls",
-                &peer_url,
-            ])
-            .args(["--initial-cluster", &format!("berth-test={peer_url}")])
-            .args(["--log-level", "warn"])
-            .stdin(Stdio::null())
-            .stdout(log.try_clone().map_err(|e| e.to_string())?)
-            .stderr(log)
-            .spawn()
-            .map_err(|e| format!("running {}: {e}", binary.display()))?;
         let mut server = EtcdServer {
-            child,
+            child: spawn(binary, &dir, client, peer)?,
             dir,
-            endpoint,
+            endpoint: format!("http://127.0.0.1:{client}"),
+            binary: binary.clone(),
+            ports: (client, peer),
         };
+        server.wait_ready().await?;
+        Ok(server)
+    }
+
+    async fn wait_ready(&mut self) -> Result<(), String> {
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
-            if let Ok(Some(status)) = server.child.try_wait() {
-                return Err(format!("etcd exited ({status}): {}", server.log_tail()));
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return Err(format!("etcd exited ({status}): {}", self.log_tail()));
             }
-            let mut options = EtcdOptions::new(vec![server.endpoint.clone()]);
+            let mut options = EtcdOptions::new(vec![self.endpoint.clone()]);
             options.timeout = Duration::from_secs(2);
             if EtcdStore::connect(options).await.is_ok() {
-                return Ok(server);
+                return Ok(());
             }
             if Instant::now() > deadline {
-                return Err(format!("etcd not ready after 30s: {}", server.log_tail()));
+                return Err(format!("etcd not ready after 30s: {}", self.log_tail()));
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// Kills etcd (keeping its data), as an outage would.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// Starts the killed etcd again on the same ports and data.
+    pub async fn restart(&mut self) {
+        self.kill();
+        let (client, peer) = self.ports;
+        self.child = spawn(&self.binary, &self.dir, client, peer).expect("respawning etcd");
+        if let Err(e) = self.wait_ready().await {
+            panic!("etcd did not come back: {e}");
         }
     }
 
@@ -137,8 +160,7 @@ impl EtcdServer {
 
 impl Drop for EtcdServer {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        self.kill();
         let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
