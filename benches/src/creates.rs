@@ -21,6 +21,19 @@ pub async fn run(
     duration: Duration,
     report: &mut Report,
 ) -> Result<()> {
+    run_tagged(ep, server_pid, namespace, clients, duration, "", report).await
+}
+
+/// [`run`] with `tag` (e.g. " on etcd") in the report rows' names.
+pub async fn run_tagged(
+    ep: &Endpoint,
+    server_pid: u32,
+    namespace: &str,
+    clients: usize,
+    duration: Duration,
+    tag: &str,
+    report: &mut Report,
+) -> Result<()> {
     let mut conns = Vec::with_capacity(clients);
     for _ in 0..clients {
         conns.push(ep.connect().await?);
@@ -68,7 +81,7 @@ pub async fn run(
     for t in tasks {
         let (tl, e, first, el) = t.await.map_err(|e| e.to_string())?;
         if let Some(msg) = first {
-            report.note(format!("creates with {clients} client(s): first error: {msg}"));
+            report.note(format!("creates{tag} with {clients} client(s): first error: {msg}"));
         }
         timeline.merge(tl);
         errors += e;
@@ -79,20 +92,20 @@ pub async fn run(
     let per_sec = done as f64 / elapsed.as_secs_f64();
     let mut latency = timeline.latencies();
     report.row(
-        format!("durable creates/s, {clients} client(s) ({:.0} s closed loop)", duration.as_secs_f64()),
+        format!("durable creates/s{tag}, {clients} client(s) ({:.0} s closed loop)", duration.as_secs_f64()),
         format!("{per_sec:.0}/s"),
         "≥ 6,500/s",
     );
     report.row(
-        format!("create latency, {clients} client(s), p50 / p99 / max"),
+        format!("create latency{tag}, {clients} client(s), p50 / p99 / max"),
         format!("{} / {} / {}", fmt_dur(latency.median()), fmt_dur(latency.pct(99.0)), fmt_dur(latency.max())),
         "",
     );
-    report.row(format!("  … CPU per create, {clients} client(s): server / benchmark client"), cpu, "");
+    report.row(format!("  … CPU per create{tag}, {clients} client(s): server / benchmark client"), cpu, "");
     if errors > 0 {
-        report.note(format!("creates with {clients} client(s): {errors} non-201 responses (not counted)"));
+        report.note(format!("creates{tag} with {clients} client(s): {errors} non-201 responses (not counted)"));
     }
-    timeline.note_stalls(&format!("creates, {clients} client(s)"), report);
+    timeline.note_stalls(&format!("creates{tag}, {clients} client(s)"), report);
     Ok(())
 }
 

@@ -16,6 +16,7 @@ mod pvbind;
 mod rbac;
 mod report;
 mod stats;
+mod store_compare;
 mod statefulsets;
 mod timeline;
 mod watch;
@@ -30,7 +31,7 @@ use child::{Berth, TempDir};
 use client::Result;
 use report::Report;
 
-const ALL: [&str; 13] = ["coldstart", "rss", "disk", "creates", "fixedload", "watch", "pvbind", "dns", "proxy", "sts-ordered", "sts-parallel", "rbac", "nodeloss"];
+const ALL: [&str; 14] = ["coldstart", "rss", "disk", "creates", "creates-etcd", "fixedload", "watch", "pvbind", "dns", "proxy", "sts-ordered", "sts-parallel", "rbac", "nodeloss"];
 
 #[derive(Parser)]
 #[command(name = "berth-bench", about = "Benchmark `berth up`: cold start, RSS, durable creates, fixed-load latency, watch fan-out")]
@@ -39,7 +40,8 @@ struct Cli {
     #[arg(long, default_value = "target/release/berth")]
     berth: PathBuf,
     /// Run only these measurements (comma-separated or repeated): coldstart, rss, disk,
-    /// creates, fixedload, watch, pvbind, dns, proxy (root), sts-ordered, sts-parallel, rbac, nodeloss.
+    /// creates, creates-etcd (etcd vs SQLite), fixedload, watch, pvbind, dns, proxy (root),
+    /// sts-ordered, sts-parallel, rbac, nodeloss.
     #[arg(long, value_delimiter = ',')]
     only: Vec<String>,
     /// A short smoke run: few cold starts, 1 s load phases, 20 watchers.
@@ -155,6 +157,10 @@ async fn run(cli: &Cli, report: &mut Report) -> Result<()> {
         }
         b.stop().await;
         outcome?;
+    }
+    // Only on request: it needs an etcd binary, which a full run should not require.
+    if cli.only.iter().any(|o| o == "creates-etcd") {
+        store_compare::run(&berth, secs, report).await?;
     }
     if cli.wants("pvbind") {
         eprintln!("berth-bench: binding claims to static volumes");

@@ -8,6 +8,7 @@ mod manifests;
 mod apiserver;
 mod dns;
 mod durability;
+mod etcd;
 mod real_node;
 mod real_node_config;
 mod service_net;

@@ -26,7 +26,7 @@ pub async fn check_namespace_accepts(state: &Shared, info: &ResourceInfo, ns: &s
         .store
         .get(&key)
         .await
-        .map_err(|e| StatusError::internal(e.to_string()))?
+        .map_err(crate::state::storage_failure)?
         .ok_or_else(|| StatusError::not_found("", "namespaces", ns))?;
     let nsobj = objects::decode(&kv).map_err(StatusError::internal)?;
     if objects::is_deleting(&nsobj) {

@@ -82,7 +82,7 @@ async fn ensure(state: &Shared, group: &str, version: &str, plural: &str, mut wa
     let info = lookup(group, version, plural).expect("the kubernetes service's kinds are registered");
     let key = object_key(info, Some("default"), "kubernetes");
     berth_api::defaults::apply_defaults(group, info.kind, &mut want);
-    let current = state.store.get(&key).await.map_err(|e| StatusError::internal(e.to_string()))?;
+    let current = state.store.get(&key).await.map_err(crate::state::storage_failure)?;
     let result = match current {
         None => {
             let m = objects::meta_mut(&mut want);
@@ -109,7 +109,7 @@ async fn ensure(state: &Shared, group: &str, version: &str, plural: &str, mut wa
     };
     match result {
         Ok(()) | Err(StoreError::AlreadyExists(_)) | Err(StoreError::Conflict { .. }) => Ok(()),
-        Err(e) => Err(StatusError::internal(e.to_string())),
+        Err(e) => Err(crate::state::storage_failure(e)),
     }
 }
 

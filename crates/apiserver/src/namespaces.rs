@@ -36,7 +36,7 @@ pub async fn bootstrap(state: &Shared) -> Result<(), StatusError> {
     for result in futures::future::join_all(creates).await {
         match result {
             Ok(_) | Err(StoreError::AlreadyExists(_)) => {}
-            Err(e) => return Err(StatusError::internal(e.to_string())),
+            Err(e) => return Err(crate::state::storage_failure(e)),
         }
     }
     Ok(())
@@ -123,7 +123,7 @@ async fn finalize(state: &Shared, name: &str) -> Result<bool, StatusError> {
     }
     let info = lookup("", "v1", "namespaces").expect("namespaces are registered");
     let key = object_key(info, None, name);
-    let Some(kv) = state.store.get(&key).await.map_err(|e| StatusError::internal(e.to_string()))? else {
+    let Some(kv) = state.store.get(&key).await.map_err(crate::state::storage_failure)? else {
         return Ok(true);
     };
     let mut ns: Value = decode(&kv).map_err(StatusError::internal)?;
@@ -136,6 +136,6 @@ async fn finalize(state: &Shared, name: &str) -> Result<bool, StatusError> {
     match result {
         Ok(()) | Err(StoreError::NotFound(_)) => Ok(objects::finalizers(&ns).is_empty()),
         Err(StoreError::Conflict { .. }) => Ok(false),
-        Err(e) => Err(StatusError::internal(e.to_string())),
+        Err(e) => Err(crate::state::storage_failure(e)),
     }
 }

@@ -67,6 +67,15 @@ pub fn text_response(code: StatusCode, text: &str) -> Response<Body> {
         .expect("static response parts are valid")
 }
 
+/// Map a store error that is not about one object: an unreachable store (etcd down or
+/// leaderless) is a 503 — the request may succeed later — anything else a 500.
+pub fn storage_failure(e: StoreError) -> StatusError {
+    match e {
+        StoreError::Unavailable(m) => StatusError::new(503, "ServiceUnavailable", format!("storage unavailable: {m}")),
+        other => StatusError::internal(other.to_string()),
+    }
+}
+
 /// Map a store error about one object to the API error a client expects.
 pub fn store_error(e: StoreError, group: &str, plural: &str, name: &str) -> StatusError {
     match e {
@@ -83,5 +92,6 @@ pub fn store_error(e: StoreError, group: &str, plural: &str, name: &str) -> Stat
         ),
         StoreError::WatcherTooSlow => StatusError::new(500, "InternalError", "watch closed: client too slow"),
         StoreError::Internal(m) => StatusError::internal(m),
+        e @ StoreError::Unavailable(_) => storage_failure(e),
     }
 }

@@ -111,7 +111,7 @@ pub async fn admit_pvc_update(state: &Shared, new: &Value, old: &Value) -> Resul
     }
     let info = lookup("storage.k8s.io", "v1", "storageclasses").expect("storageclasses are registered");
     let key = objects::object_key(info, None, class);
-    let stored = state.store.get(&key).await.map_err(|e| StatusError::internal(e.to_string()))?;
+    let stored = state.store.get(&key).await.map_err(crate::state::storage_failure)?;
     let allows = match stored {
         Some(kv) => objects::decode(&kv).map_err(StatusError::internal)?.get("allowVolumeExpansion").and_then(Value::as_bool) == Some(true),
         None => false,

@@ -4,7 +4,6 @@
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use clap::{Args, Parser, Subcommand};
@@ -12,6 +11,7 @@ use clap::{Args, Parser, Subcommand};
 mod kubeconfig_cmd;
 mod node_cmd;
 mod sim_node;
+mod store_cmd;
 mod svcnet;
 
 #[derive(Parser)]
@@ -44,6 +44,8 @@ struct ServerArgs {
     /// Address the API server listens on (loopback unless you say otherwise).
     #[arg(long, default_value = "127.0.0.1:6443")]
     listen: SocketAddr,
+    #[command(flatten)]
+    store: store_cmd::StoreArgs,
     /// Revisions of history kept for watches when compacting the store.
     #[arg(long, default_value_t = 10_000)]
     retain_revisions: i64,
@@ -186,18 +188,18 @@ async fn run_control_plane(args: ServerArgs) -> Result<(), String> {
     let started = Instant::now();
     let data_dir = absolute(&args.data_dir);
     std::fs::create_dir_all(&data_dir).map_err(|e| format!("creating {}: {e}", data_dir.display()))?;
-    let db_path = data_dir.join("store.db");
-    let resuming = db_path.exists();
+    // On etcd the state is elsewhere; the credentials in the data directory tell a restart.
+    let marker = if args.store.etcd_endpoints.is_empty() { "store.db" } else { "kubeconfig.yaml" };
+    let resuming = data_dir.join(marker).exists();
     eprintln!(
         "berth: {} cluster in {}",
         if resuming { "resuming the" } else { "creating a new" },
         data_dir.display()
     );
 
-    let sqlite = berth_store::SqliteStore::open(&db_path).map_err(|e| format!("opening {}: {e}", db_path.display()))?;
-    let store: Arc<dyn berth_store::Store> = sqlite;
+    let (store, described) = store_cmd::open(&args.store, &data_dir).await?;
     let revision = store.current_revision().await.map_err(|e| e.to_string())?;
-    eprintln!("berth: store {} (sqlite, revision {revision})", db_path.display());
+    eprintln!("berth: store {described}, revision {revision})");
     let _compactor = berth_store::spawn_compactor(&store, Duration::from_secs(args.compaction_interval.max(1)), args.retain_revisions);
 
     let server = berth_apiserver::start(berth_apiserver::ServerConfig {

@@ -1,5 +1,5 @@
-//! berth's storage: a revisioned key-value store modelled on etcd's MVCC API, so an etcd backend
-//! maps onto it one call to one call.
+//! berth's storage: a revisioned key-value store modelled on etcd's MVCC API, so the etcd backend
+//! ([`EtcdStore`], feature `etcd`) maps onto it one call to one call.
 //!
 //! - One global revision, incremented by every write; a key's `mod_revision` is the revision of
 //!   its last write and becomes the object's `metadata.resourceVersion`.
@@ -92,6 +92,10 @@ pub enum StoreError {
     WatcherTooSlow,
     #[error("storage error: {0}")]
     Internal(String),
+    /// The backing store (etcd) cannot be reached or did not answer in time; retrying later
+    /// may succeed.
+    #[error("storage unavailable: {0}")]
+    Unavailable(String),
 }
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
@@ -144,6 +148,8 @@ mod counters;
 mod watchers;
 
 pub mod compactor;
+#[cfg(feature = "etcd")]
+pub mod etcd;
 pub mod memory;
 pub mod sqlite;
 
@@ -153,5 +159,7 @@ pub mod sqlite;
 pub mod conformance;
 
 pub use compactor::{compact_once, spawn_compactor};
+#[cfg(feature = "etcd")]
+pub use etcd::{EtcdOptions, EtcdStore};
 pub use memory::MemoryStore;
 pub use sqlite::{SqliteOptions, SqliteStore};

@@ -86,7 +86,7 @@ pub async fn related(state: &Shared, node: &str, kind: Vertex, ns: &str, name: &
     let ns_opt = (!ns.is_empty()).then_some(ns);
     if kind == Vertex::Pod {
         let key = crate::objects::object_key(pods_info, ns_opt, name);
-        let kv = state.store.get(&key).await.map_err(|e| StatusError::internal(e.to_string()))?;
+        let kv = state.store.get(&key).await.map_err(crate::state::storage_failure)?;
         return Ok(match kv {
             Some(kv) => bound_to(&crate::objects::decode(&kv).map_err(StatusError::internal)?, node),
             None => false,
@@ -112,7 +112,7 @@ pub async fn related(state: &Shared, node: &str, kind: Vertex, ns: &str, name: &
         let pod_ns = str_at(pod, "/metadata/namespace").unwrap_or("");
         for claim in pod_refs(pod).claims {
             let key = crate::objects::object_key(pvc_info, Some(pod_ns), &claim);
-            if let Some(kv) = state.store.get(&key).await.map_err(|e| StatusError::internal(e.to_string()))? {
+            if let Some(kv) = state.store.get(&key).await.map_err(crate::state::storage_failure)? {
                 let pvc = crate::objects::decode(&kv).map_err(StatusError::internal)?;
                 if str_at(&pvc, "/spec/volumeName") == Some(name) {
                     return Ok(true);

@@ -146,7 +146,7 @@ pub async fn ensure(state: &Shared) -> Result<(), StatusError> {
         let key = object_key(info, None, &name);
         // Aggregated roles' rules are the controller's; only the others are reconciled.
         let reconcile = obj.get("aggregationRule").is_none();
-        let existing = state.store.get(&key).await.map_err(|e| StatusError::internal(e.to_string()))?;
+        let existing = state.store.get(&key).await.map_err(crate::state::storage_failure)?;
         let result = match existing {
             Some(kv) if reconcile => match decode(&kv).ok().and_then(|have| reconciled(&have, &obj, list_key)) {
                 Some(updated) => state.store.update(&key, encode(&updated), kv.mod_revision).await.map(|_| ()),
@@ -162,7 +162,7 @@ pub async fn ensure(state: &Shared) -> Result<(), StatusError> {
         };
         match result {
             Ok(()) | Err(StoreError::AlreadyExists(_)) | Err(StoreError::Conflict { .. }) => {}
-            Err(e) => return Err(StatusError::internal(e.to_string())),
+            Err(e) => return Err(crate::state::storage_failure(e)),
         }
     }
     Ok(())

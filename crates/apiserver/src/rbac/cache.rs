@@ -79,12 +79,12 @@ impl Cache {
 
 /// Fill the cache from a list of every RBAC object; returns the revision to watch from.
 pub async fn sync(state: &Shared) -> Result<Revision, StatusError> {
-    let rev = state.store.current_revision().await.map_err(|e| StatusError::internal(e.to_string()))?;
+    let rev = state.store.current_revision().await.map_err(crate::state::storage_failure)?;
     let listed = state
         .store
         .list(PREFIX, ListOptions { revision: Some(rev), ..Default::default() })
         .await
-        .map_err(|e| StatusError::internal(e.to_string()))?;
+        .map_err(crate::state::storage_failure)?;
     // Build aside and swap, so a re-list never shows requests an empty policy.
     let fresh = Cache::default();
     for kv in &listed.items {

@@ -1,0 +1,76 @@
+//! The conformance suite on a real etcd (one throwaway server per check: the checks count
+//! revisions, which etcd shares across all keys).
+
+use std::time::Duration;
+
+use super::testing::EtcdServer;
+use super::EtcdStore;
+use crate::conformance::Fixture;
+use crate::{Store, StoreError};
+
+async fn fixture() -> Option<Fixture> {
+    let server = EtcdServer::start_or_skip().await?;
+    let store = EtcdStore::connect(server.options())
+        .await
+        .expect("connecting to the test etcd");
+    Some(Fixture::with_guard(store, server))
+}
+
+crate::conformance_tests!(fixture);
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stopped_etcd_is_unavailable_not_a_hang_and_the_store_recovers() {
+    let Some(mut server) = EtcdServer::start_or_skip().await else { return };
+    let mut options = server.options();
+    options.timeout = Duration::from_secs(1);
+    let store = EtcdStore::connect(options.clone()).await.unwrap();
+    let a = "/registry/core/pods/default/a";
+    let written = store.create(a, "a".into()).await.unwrap();
+    server.kill();
+    let err = store.create("/registry/core/pods/default/b", "b".into()).await.unwrap_err();
+    assert!(matches!(err, StoreError::Unavailable(_)), "got {err:?}");
+    let listed = store.list("/registry/", Default::default()).await;
+    assert!(matches!(listed, Err(StoreError::Unavailable(_))), "got {listed:?}");
+    assert!(matches!(store.watch("/registry/", 0).await, Err(StoreError::Unavailable(_))));
+    assert!(matches!(EtcdStore::connect(options).await, Err(StoreError::Unavailable(_))));
+
+    // Back on the same data: the same store object works again, the acknowledged write is there.
+    server.restart().await;
+    let mut recovered = None;
+    for _ in 0..50 {
+        match store.get(a).await {
+            Ok(kv) => {
+                recovered = kv;
+                break;
+            }
+            Err(_) => tokio::time::sleep(Duration::from_millis(200)).await,
+        }
+    }
+    assert_eq!(recovered.map(|kv| kv.mod_revision), Some(written));
+    store.create("/registry/core/pods/default/b", "b".into()).await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn another_prefix_is_another_keyspace() {
+    let Some(server) = EtcdServer::start_or_skip().await else {
+        return;
+    };
+    let a = EtcdStore::connect(server.options()).await.unwrap();
+    let mut options = server.options();
+    options.prefix = "/tenant-b".into();
+    let b = EtcdStore::connect(options).await.unwrap();
+    a.create("/registry/core/pods/default/x", "a".into())
+        .await
+        .unwrap();
+    assert_eq!(b.get("/registry/core/pods/default/x").await.unwrap(), None);
+    b.create("/registry/core/pods/default/x", "b".into())
+        .await
+        .unwrap();
+    let listed = b
+        .list("/registry/core/pods/", Default::default())
+        .await
+        .unwrap();
+    assert_eq!(listed.items.len(), 1);
+    assert_eq!(listed.items[0].key, "/registry/core/pods/default/x");
+    assert_eq!(&listed.items[0].value[..], b"b");
+}
