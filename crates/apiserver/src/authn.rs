@@ -139,8 +139,24 @@ pub fn node_token(pki_dir: &Path, name: &str) -> Result<String, String> {
     if !valid_node_name(name) {
         return Err(format!("invalid node name {name:?}: must be a lowercase RFC 1123 subdomain"));
     }
+    let user = format!("{NODE_USER_PREFIX}{name}");
+    edit_token_file(pki_dir, |entries| {
+        if let Some((t, _)) = entries.iter().find(|(_, u)| u.name == user) {
+            return (t.clone(), None);
+        }
+        let token = crate::pki::random_token();
+        let mut out = entries.to_vec();
+        out.push((token.clone(), User { name: user.clone(), uid: String::new(), groups: vec![NODES_GROUP.into()] }));
+        (token, Some(out))
+    })
+}
+
+/// Read-modify-write of `<pki_dir>/tokens.csv` under a lock file shared by every process that
+/// mints tokens (`berth up`, `berth token`, `berth kubeconfig`). `change` sees the entries and
+/// returns its result and, when the file must change, the new entries; the file is written as
+/// a sibling and renamed, so the server never reads a half-written one.
+pub(crate) fn edit_token_file<T>(pki_dir: &Path, change: impl FnOnce(&[(String, User)]) -> (T, Option<Vec<(String, User)>>)) -> Result<T, String> {
     let path = pki_dir.join(TOKEN_FILE);
-    // Serialize read-modify-write between processes (`berth up` and `berth token` at once).
     let lock_path = pki_dir.join(format!("{TOKEN_FILE}.lock"));
     let lock = fs::OpenOptions::new()
         .create(true)
@@ -154,24 +170,19 @@ pub fn node_token(pki_dir: &Path, name: &str) -> Result<String, String> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
         Err(e) => return Err(format!("reading {}: {e}", path.display())),
     };
-    let user = format!("{NODE_USER_PREFIX}{name}");
     let entries = parse_token_file(&text).map_err(|e| format!("{}: {e}", path.display()))?;
-    if let Some((t, _)) = entries.iter().find(|(_, u)| u.name == user) {
-        return Ok(t.clone());
+    let (result, new_entries) = change(&entries);
+    if let Some(new_entries) = new_entries {
+        let mut out = String::new();
+        for (t, u) in &new_entries {
+            out.push_str(&format_line(t, u));
+            out.push('\n');
+        }
+        let tmp = pki_dir.join(format!(".{TOKEN_FILE}.{}", std::process::id()));
+        crate::pki::write_private(&tmp, &out).map_err(|e| e.to_string())?;
+        fs::rename(&tmp, &path).map_err(|e| format!("renaming {}: {e}", tmp.display()))?;
     }
-    let token = crate::pki::random_token();
-    let u = User { name: user, uid: String::new(), groups: vec![NODES_GROUP.into()] };
-    let mut new_text = text;
-    if !new_text.is_empty() && !new_text.ends_with('\n') {
-        new_text.push('\n');
-    }
-    new_text.push_str(&format_line(&token, &u));
-    new_text.push('\n');
-    // Write a sibling and rename, so the server never reads a half-written file.
-    let tmp = pki_dir.join(format!(".{TOKEN_FILE}.{}", std::process::id()));
-    crate::pki::write_private(&tmp, &new_text).map_err(|e| e.to_string())?;
-    fs::rename(&tmp, &path).map_err(|e| format!("renaming {}: {e}", tmp.display()))?;
-    Ok(token)
+    Ok(result)
 }
 
 struct Loaded {

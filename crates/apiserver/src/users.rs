@@ -2,10 +2,9 @@
 //! `pki/tokens.csv`, which the running server picks up within a second (see `authn`). What
 //! the user may do is then up to RBAC bindings.
 
-use std::fs;
 use std::path::Path;
 
-use crate::authn::{format_line, parse_token_file, User, NODES_GROUP, NODE_USER_PREFIX, TOKEN_FILE};
+use crate::authn::{edit_token_file, User, NODES_GROUP, NODE_USER_PREFIX};
 
 /// Names the token file cannot hold, or that belong to other identities.
 fn check_identity(name: &str, groups: &[String]) -> Result<(), String> {
@@ -31,36 +30,13 @@ fn check_identity(name: &str, groups: &[String]) -> Result<(), String> {
 /// new one. `system:masters` is allowed on purpose: it is how an operator mints another admin.
 pub fn user_token(pki_dir: &Path, name: &str, groups: &[String]) -> Result<String, String> {
     check_identity(name, groups)?;
-    let path = pki_dir.join(TOKEN_FILE);
-    // The same lock `berth token node` and `berth up` take around their read-modify-write.
-    let lock_path = pki_dir.join(format!("{TOKEN_FILE}.lock"));
-    let lock = fs::OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(&lock_path)
-        .map_err(|e| format!("{}: {e}", lock_path.display()))?;
-    lock.lock().map_err(|e| format!("locking {}: {e}", lock_path.display()))?;
-    let text = match fs::read_to_string(&path) {
-        Ok(t) => t,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
-        Err(e) => return Err(format!("reading {}: {e}", path.display())),
-    };
-    let entries = parse_token_file(&text).map_err(|e| format!("{}: {e}", path.display()))?;
-    let user = User { name: name.to_string(), uid: String::new(), groups: groups.to_vec() };
-    let token = entries.iter().find(|(_, u)| u.name == name).map(|(t, _)| t.clone()).unwrap_or_else(crate::pki::random_token);
-    let mut out = String::new();
-    for (t, u) in entries.iter().filter(|(_, u)| u.name != name) {
-        out.push_str(&format_line(t, u));
-        out.push('\n');
-    }
-    out.push_str(&format_line(&token, &user));
-    out.push('\n');
-    // Write a sibling and rename, so the server never reads a half-written file.
-    let tmp = pki_dir.join(format!(".{TOKEN_FILE}.{}", std::process::id()));
-    crate::pki::write_private(&tmp, &out).map_err(|e| e.to_string())?;
-    fs::rename(&tmp, &path).map_err(|e| format!("renaming {}: {e}", tmp.display()))?;
-    Ok(token)
+    edit_token_file(pki_dir, |entries| {
+        let user = User { name: name.to_string(), uid: String::new(), groups: groups.to_vec() };
+        let token = entries.iter().find(|(_, u)| u.name == name).map(|(t, _)| t.clone()).unwrap_or_else(crate::pki::random_token);
+        let mut out: Vec<(String, User)> = entries.iter().filter(|(_, u)| u.name != name).cloned().collect();
+        out.push((token.clone(), user));
+        (token, Some(out))
+    })
 }
 
 #[cfg(test)]
