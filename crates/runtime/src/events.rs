@@ -133,3 +133,9 @@ impl EventRecorder {
         Ok(())
     }
 }
+
+/// upstream's `reference.GetReference`: what an event's `involvedObject` names — kind, API
+/// version, name, namespace, uid and the resourceVersion the event is about.
+pub fn reference<K: kube::Resource<DynamicType = ()>>(o: &K) -> ObjectReference {
+    ObjectReference { resource_version: o.meta().resource_version.clone(), ..o.object_ref(&()) }
+}

@@ -7,7 +7,7 @@ mod events;
 pub mod queue;
 
 pub use cache::{revision_of, Change, Informer};
-pub use events::{EventRecorder, EventType};
+pub use events::{reference, EventRecorder, EventType};
 pub use queue::WorkQueue;
 
 /// Where and how a component reaches the API server.

@@ -63,15 +63,7 @@ fn node_ref(node: &Node) -> ObjectReference {
 }
 
 pub fn pod_ref(p: &Pod) -> ObjectReference {
-    ObjectReference {
-        api_version: Some("v1".into()),
-        kind: Some("Pod".into()),
-        name: p.metadata.name.clone(),
-        namespace: p.metadata.namespace.clone(),
-        uid: p.metadata.uid.clone(),
-        resource_version: p.metadata.resource_version.clone(),
-        ..Default::default()
-    }
+    berth_runtime::reference(p)
 }
 
 impl Controller {

@@ -71,15 +71,7 @@ pub struct NodeCtx {
 }
 
 pub fn object_ref(p: &Pod) -> ObjectReference {
-    ObjectReference {
-        api_version: Some("v1".into()),
-        kind: Some("Pod".into()),
-        name: p.metadata.name.clone(),
-        namespace: p.metadata.namespace.clone(),
-        uid: p.metadata.uid.clone(),
-        resource_version: p.metadata.resource_version.clone(),
-        ..Default::default()
-    }
+    berth_runtime::reference(p)
 }
 
 /// Refuse clearly where pods cannot run.
