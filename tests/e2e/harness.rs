@@ -14,6 +14,8 @@ pub struct Cluster {
     pub port: u16,
     child: Option<Child>,
     cache: tempfile::TempDir,
+    /// `up`, or `server` for a server joining another's cluster ([`Cluster::join`]).
+    command: &'static str,
 }
 
 fn free_port() -> u16 {
@@ -39,6 +41,26 @@ impl Cluster {
             port: free_port(),
             child: None,
             cache: tempfile::tempdir().unwrap(),
+            command: "up",
+        };
+        c.boot();
+        c
+    }
+
+    /// A second API server for the same cluster: `berth server` with `extra` flags (the same
+    /// `--etcd-endpoints`) on a data dir holding a copy of this one's `pki/`, as a user copies
+    /// the credentials to another control-plane host.
+    pub fn join(&self, extra: &[&str]) -> Cluster {
+        let dir = tempfile::tempdir().unwrap();
+        let status = Command::new("cp").arg("-a").arg(self.dir.path().join("pki")).arg(dir.path()).status().unwrap();
+        assert!(status.success(), "copying pki/");
+        let mut c = Cluster {
+            dir,
+            extra: extra.iter().map(|s| s.to_string()).collect(),
+            port: free_port(),
+            child: None,
+            cache: tempfile::tempdir().unwrap(),
+            command: "server",
         };
         c.boot();
         c
@@ -51,7 +73,7 @@ impl Cluster {
     /// Start `berth up` and wait for its `export KUBECONFIG=` line.
     pub fn boot(&mut self) {
         let mut child = Command::new(env!("CARGO_BIN_EXE_berth"))
-            .args(["up", "--data-dir"])
+            .args([self.command, "--data-dir"])
             .arg(self.dir.path())
             .args(["--listen", &format!("127.0.0.1:{}", self.port)])
             .args(&self.extra)
@@ -75,7 +97,7 @@ impl Cluster {
                     break;
                 }
                 Ok(_) => continue,
-                Err(_) => panic!("berth up did not print export KUBECONFIG= within 60 s"),
+                Err(_) => panic!("berth {} did not print export KUBECONFIG= within 60 s", self.command),
             }
         }
         self.child = Some(child);

@@ -8,6 +8,8 @@ use std::time::{Duration, Instant};
 
 use clap::{Args, Parser, Subcommand};
 
+mod components;
+mod elected;
 mod kubeconfig_cmd;
 mod node_cmd;
 mod sim_node;
@@ -116,6 +118,42 @@ struct ServerArgs {
     /// between the node and the control plane plus the watchdog's reaction time.
     #[arg(long, default_value = "10s", value_name = "DURATION", value_parser = go_duration)]
     auto_failover_margin: Duration,
+    /// Run the controllers and the scheduler only while this process holds their Leases
+    /// (`kube-system/kube-controller-manager`, `kube-system/kube-scheduler`), so that several
+    /// `berth server` processes on one etcd run each of them exactly once. Default: on with
+    /// `--etcd-endpoints`, off on the embedded store (which one process owns).
+    #[arg(long, num_args = 0..=1, default_missing_value = "true", value_name = "BOOL")]
+    leader_elect: Option<bool>,
+    /// How long a leader's Lease stays valid after a candidate last saw it change.
+    #[arg(long, default_value = "15s", value_name = "DURATION", value_parser = go_duration)]
+    leader_elect_lease_duration: Duration,
+    /// How long a leader keeps failing to renew before it stops its components.
+    #[arg(long, default_value = "10s", value_name = "DURATION", value_parser = go_duration)]
+    leader_elect_renew_deadline: Duration,
+    /// Time between a candidate's attempts to acquire or renew.
+    #[arg(long, default_value = "2s", value_name = "DURATION", value_parser = go_duration)]
+    leader_elect_retry_period: Duration,
+}
+
+impl ServerArgs {
+    /// The election settings when leader election is on (validated as upstream does).
+    fn election(&self) -> Result<Option<elected::Timing>, String> {
+        if !self.leader_elect.unwrap_or(!self.store.etcd_endpoints.is_empty()) {
+            return Ok(None);
+        }
+        let timing = elected::Timing {
+            lease_duration: self.leader_elect_lease_duration,
+            renew_deadline: self.leader_elect_renew_deadline,
+            retry_period: self.leader_elect_retry_period,
+        };
+        if timing.lease_duration <= timing.renew_deadline {
+            return Err("--leader-elect-lease-duration must be greater than --leader-elect-renew-deadline".into());
+        }
+        if timing.renew_deadline <= timing.retry_period.mul_f64(1.2) {
+            return Err("--leader-elect-renew-deadline must be greater than 1.2 × --leader-elect-retry-period".into());
+        }
+        Ok(Some(timing))
+    }
 }
 
 /// Flags `berth up` gives the node agents it starts.
@@ -186,19 +224,21 @@ fn absolute(p: &Path) -> PathBuf {
 
 async fn run_control_plane(args: ServerArgs) -> Result<(), String> {
     let started = Instant::now();
+    let election = args.election()?;
     let data_dir = absolute(&args.data_dir);
     std::fs::create_dir_all(&data_dir).map_err(|e| format!("creating {}: {e}", data_dir.display()))?;
-    // On etcd the state is elsewhere; the credentials in the data directory tell a restart.
-    let marker = if args.store.etcd_endpoints.is_empty() { "store.db" } else { "kubeconfig.yaml" };
-    let resuming = data_dir.join(marker).exists();
-    eprintln!(
-        "berth: {} cluster in {}",
-        if resuming { "resuming the" } else { "creating a new" },
-        data_dir.display()
-    );
-
+    let on_etcd = !args.store.etcd_endpoints.is_empty();
+    let resuming = !on_etcd && data_dir.join("store.db").exists();
     let (store, described) = store_cmd::open(&args.store, &data_dir).await?;
     let revision = store.current_revision().await.map_err(|e| e.to_string())?;
+    // On etcd the state may come from another server or an earlier run: etcd starts at
+    // revision 1, so anything beyond it is an existing cluster.
+    let what = match (on_etcd, revision > 1) {
+        (true, true) => "joining the cluster in etcd with",
+        (false, _) if resuming => "resuming the cluster in",
+        _ => "creating a new cluster in",
+    };
+    eprintln!("berth: {what} {}", data_dir.display());
     eprintln!("berth: store {described}, revision {revision})");
     let _compactor = berth_store::spawn_compactor(&store, Duration::from_secs(args.compaction_interval.max(1)), args.retain_revisions);
 
@@ -216,7 +256,12 @@ async fn run_control_plane(args: ServerArgs) -> Result<(), String> {
     server.pki.write_kubeconfig(&kubeconfig, &server.url()).map_err(|e| e.to_string())?;
     eprintln!("berth: API server listening on {} (TLS, token auth)", server.url());
     wait_ready(&server).await?;
-    let mut controllers = start_controllers(&server, &args, &data_dir).await?;
+    let client = admin_client(&server)?;
+    ensure_default_class(&client, &args).await?;
+    let identity = berth_runtime::leader::default_identity();
+    let election = election.map(|timing| (client.clone(), timing, identity));
+    let groups = components::spawn_groups(&cluster_access(&server), &args, data_dir.clone(), election);
+    let mut controllers = start_simulated_nodes(&client, &args).await?;
     let (tasks, dns_handler) = start_service_networking(&server, &args, &data_dir).await?;
     controllers.extend(tasks);
     let pod_net = start_pod_network(&server, &args, &data_dir, dns_handler).await?;
@@ -241,66 +286,49 @@ async fn run_control_plane(args: ServerArgs) -> Result<(), String> {
     for c in controllers {
         c.abort();
     }
+    // Before the server goes: the groups release their Leases through it.
+    for g in groups {
+        g.stop().await;
+    }
     server.shutdown();
     drop(server);
     drop(store);
     Ok(())
 }
 
+fn cluster_access(server: &berth_apiserver::RunningServer) -> berth_runtime::ClusterAccess {
+    berth_runtime::ClusterAccess { url: server.url(), ca_pem: server.pki.ca_cert_pem.clone(), token: server.pki.admin_token.clone() }
+}
+
 /// A client for in-process components: they reach the API server over HTTPS like any client,
 /// with the admin credentials for now.
 fn admin_client(server: &berth_apiserver::RunningServer) -> Result<kube::Client, String> {
-    let access = berth_runtime::ClusterAccess {
-        url: server.url(),
-        ca_pem: server.pki.ca_cert_pem.clone(),
-        token: server.pki.admin_token.clone(),
-    };
-    berth_runtime::connect(&access).map_err(|e| e.to_string())
+    berth_runtime::connect(&cluster_access(server)).map_err(|e| e.to_string())
 }
 
-/// Start the in-process control-plane components; they reach the API server over HTTPS like
-/// any client, with the admin credentials for now.
-async fn start_controllers(
-    server: &berth_apiserver::RunningServer,
-    args: &ServerArgs,
-    data_dir: &Path,
-) -> Result<Vec<tokio::task::JoinHandle<()>>, String> {
-    let disabled = &args.disable;
-    let client = admin_client(server)?;
-    let recorder = |component: &str| berth_runtime::EventRecorder::new(client.clone(), component);
-    let mut tasks = Vec::new();
-    if !disabled.contains(&Component::Statefulset) {
-        tasks.push(berth_controllers::statefulset::runner::spawn(client.clone(), recorder("statefulset-controller")));
-    }
+/// The default StorageClass (once, at start; any server may create it).
+async fn ensure_default_class(client: &kube::Client, args: &ServerArgs) -> Result<(), String> {
     if args.default_storage_class != "none" {
         let name = args.default_storage_class.as_str();
         if berth_controllers::volume::default_class::ensure(client.clone(), name).await? {
             eprintln!("berth: default StorageClass {name} (berth.dev/local-path)");
         }
     }
-    if !disabled.contains(&Component::Volume) {
-        let config = berth_controllers::volume::runner::Config { storage_root: data_dir.join("storage") };
-        tasks.push(berth_controllers::volume::runner::spawn(client.clone(), recorder(berth_controllers::volume::COMPONENT), config));
+    Ok(())
+}
+
+/// Simulated nodes, after the default ServiceAccount exists (pods are admitted only then);
+/// the controllers create it, here or in the leading server.
+async fn start_simulated_nodes(client: &kube::Client, args: &ServerArgs) -> Result<Vec<tokio::task::JoinHandle<()>>, String> {
+    if !args.disable.contains(&Component::Serviceaccount)
+        && !berth_controllers::serviceaccount::runner::wait_for_default_account(client.clone(), Duration::from_secs(10)).await
+    {
+        eprintln!("berth: warning: the default ServiceAccount did not appear within 10 s");
     }
-    if !disabled.contains(&Component::Protection) {
-        tasks.push(berth_controllers::protection::runner::spawn(client.clone()));
-    }
-    if !disabled.contains(&Component::Serviceaccount) {
-        tasks.push(berth_controllers::serviceaccount::runner::spawn(client.clone(), server.pki.ca_cert_pem.clone()));
-        if !berth_controllers::serviceaccount::runner::wait_for_default_account(client.clone(), Duration::from_secs(10)).await {
-            eprintln!("berth: warning: the default ServiceAccount did not appear within 10 s");
-        }
-    }
-    if !disabled.contains(&Component::Gc) {
-        tasks.push(tokio::spawn(berth_controllers::gc::run(client.clone(), std::future::pending())));
-    }
-    if !disabled.contains(&Component::Scheduler) {
-        tasks.push(tokio::spawn(berth_scheduler::runner::run(client.clone(), std::future::pending())));
-    }
-    tasks.extend(start_node_lifecycle(&client, args));
     if args.simulated_nodes > berth_node::simulated::runner::MAX_SIMULATED_NODES {
         return Err(format!("--simulated-nodes: at most {}", berth_node::simulated::runner::MAX_SIMULATED_NODES));
     }
+    let mut tasks = Vec::new();
     // In-process nodes share one pod watch instead of one field-selected watch each.
     let feed = (args.simulated_nodes > 0).then(|| berth_node::simulated::runner::PodFeed::spawn(client.clone()));
     for i in 1..=args.simulated_nodes {
@@ -315,29 +343,6 @@ async fn start_controllers(
         eprintln!("berth: {} simulated node(s) sim-1…sim-{}", args.simulated_nodes, args.simulated_nodes);
     }
     Ok(tasks)
-}
-
-/// The node lifecycle controller, the taint eviction controller and pod GC.
-fn start_node_lifecycle(client: &kube::Client, args: &ServerArgs) -> Vec<tokio::task::JoinHandle<()>> {
-    use berth_controllers::{nodelifecycle, podgc, tainteviction};
-    let disabled = &args.disable;
-    let recorder = |component: &str| berth_runtime::EventRecorder::new(client.clone(), component);
-    let mut tasks = Vec::new();
-    if !disabled.contains(&Component::Nodelifecycle) {
-        let cfg = nodelifecycle::Config {
-            grace_period: args.node_monitor_grace_period,
-            monitor_period: args.node_monitor_period,
-            auto_failover: args.auto_failover_after.map(|after| (after, args.auto_failover_margin)),
-        };
-        tasks.push(nodelifecycle::runner::spawn(client.clone(), recorder(nodelifecycle::COMPONENT), cfg));
-    }
-    if !disabled.contains(&Component::Tainteviction) {
-        tasks.push(tainteviction::runner::spawn(client.clone(), recorder(tainteviction::COMPONENT)));
-    }
-    if !disabled.contains(&Component::Podgc) {
-        tasks.push(podgc::runner::spawn(client.clone()));
-    }
-    tasks
 }
 
 /// With real nodes (root): the cluster DNS on the kube-dns Service IP and the service proxy
@@ -375,8 +380,8 @@ async fn serve_pods(server: &berth_apiserver::RunningServer, ip: std::net::Ipv4A
     }
 }
 
-/// Endpoints and EndpointSlice controllers and the cluster DNS server (and its handler, to
-/// serve pods on the DNS Service IP too).
+/// The cluster DNS server (and its handler, to serve pods on the DNS Service IP too); every
+/// server runs one.
 async fn start_service_networking(
     server: &berth_apiserver::RunningServer,
     args: &ServerArgs,
@@ -384,14 +389,7 @@ async fn start_service_networking(
 ) -> Result<(Vec<tokio::task::JoinHandle<()>>, Option<berth_dns::Handler>), String> {
     let disabled = &args.disable;
     let client = admin_client(server)?;
-    let recorder = |component: &str| berth_runtime::EventRecorder::new(client.clone(), component);
     let mut tasks = Vec::new();
-    if !disabled.contains(&Component::Endpoints) {
-        tasks.push(berth_controllers::endpoints::runner::spawn(client.clone(), recorder(berth_controllers::endpoints::COMPONENT)));
-    }
-    if !disabled.contains(&Component::Endpointslice) {
-        tasks.push(berth_controllers::endpointslice::runner::spawn(client.clone(), recorder(berth_controllers::endpointslice::COMPONENT)));
-    }
     if !disabled.contains(&Component::Dns) {
         let config = berth_dns::Config {
             listen: args.cluster_dns,

@@ -4,6 +4,7 @@
 
 pub mod cache;
 mod events;
+pub mod leader;
 pub mod queue;
 
 pub use cache::{revision_of, Change, Informer};
