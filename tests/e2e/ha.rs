@@ -76,6 +76,16 @@ fn two_servers_on_one_etcd_share_state_and_hand_over_leadership() {
     assert_eq!(lease["spec"]["leaseTransitions"], 0, "{lease}");
     assert_eq!(lease["spec"]["leaseDurationSeconds"], 3, "{lease}");
 
+    // Each server has its identity Lease; the `kubernetes` Endpoints list the live servers on the
+    // port most share (here: one each, so the lower port), the same whichever server writes.
+    let identities = b.ok(&["get", "leases", "-n", "kube-system", "-l", "apiserver.kubernetes.io/identity=kube-apiserver", "-o", "name"]);
+    assert_eq!(identities.lines().count(), 2, "{identities}");
+    let endpoint_port = || b.ok(&["get", "endpoints", "kubernetes", "-o", "jsonpath={.subsets[0].ports[0].port}"]);
+    let advertised = !endpoint_port().is_empty(); // a host without a non-loopback address has none
+    if advertised {
+        assert!(eventually(Duration::from_secs(15), || endpoint_port() == a.port.min(b.port).to_string()), "{}", endpoint_port());
+    }
+
     // A watch through `b` sees a write made through `a`.
     let (_watch, lines) = watch_configmaps(&b);
     std::thread::sleep(Duration::from_millis(500));
@@ -139,5 +149,9 @@ fn two_servers_on_one_etcd_share_state_and_hand_over_leadership() {
         "{}",
         b.ok(&["get", "pods", "-o", "wide"])
     );
+    // The dead server drops out of the `kubernetes` Endpoints once its Lease is 15 s old.
+    if advertised {
+        assert!(eventually(Duration::from_secs(40), || endpoint_port() == b.port.to_string()), "{}", endpoint_port());
+    }
     // Declared first, etcd goes last: the servers and the node stop before it.
 }

@@ -12,6 +12,7 @@ use berth_api::StatusError;
 use berth_store::StoreError;
 use serde_json::{json, Value};
 
+use crate::identity_lease;
 use crate::objects::{self, decode, encode, object_key};
 use crate::state::Shared;
 use crate::strategy;
@@ -50,21 +51,23 @@ pub fn service(target_port: u16) -> Value {
     }})
 }
 
-pub fn endpoints(ip: IpAddr, port: u16) -> Value {
+pub fn endpoints(ips: &[IpAddr], port: u16) -> Value {
+    let addresses: Vec<Value> = ips.iter().map(|ip| json!({"ip": ip.to_string()})).collect();
     json!({"apiVersion": "v1", "kind": "Endpoints", "metadata": {
         "name": "kubernetes", "namespace": "default",
         "labels": {"endpointslice.kubernetes.io/skip-mirror": "true"},
-    }, "subsets": [{"addresses": [{"ip": ip.to_string()}], "ports": [{"name": "https", "port": port, "protocol": "TCP"}]}]})
+    }, "subsets": [{"addresses": addresses, "ports": [{"name": "https", "port": port, "protocol": "TCP"}]}]})
 }
 
 /// The EndpointSlice upstream's reconciler writes next to the Endpoints (service proxies read
 /// slices; the EndpointSlice controller leaves selector-less services alone).
-pub fn endpoint_slice(ip: IpAddr, port: u16) -> Value {
+pub fn endpoint_slice(ips: &[IpAddr], port: u16) -> Value {
+    let endpoints: Vec<Value> = ips.iter().map(|ip| json!({"addresses": [ip.to_string()], "conditions": {"ready": true}})).collect();
     json!({"apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice", "metadata": {
         "name": "kubernetes", "namespace": "default",
         "labels": {"kubernetes.io/service-name": "kubernetes"},
     }, "addressType": "IPv4",
-    "endpoints": [{"addresses": [ip.to_string()], "conditions": {"ready": true}}],
+    "endpoints": endpoints,
     "ports": [{"name": "https", "port": port, "protocol": "TCP"}]})
 }
 
@@ -113,14 +116,16 @@ async fn ensure(state: &Shared, group: &str, version: &str, plural: &str, mut wa
     }
 }
 
-/// Keep the `kubernetes` Service and Endpoints in place for ever, pointing at the advertised
-/// address ([`crate::RunningServer::advertise`]) once there is one, else at
-/// [`advertise_address`] and the listen port.
+/// Keep the `kubernetes` Service and Endpoints in place for ever. This server's address is the
+/// advertised one ([`crate::RunningServer::advertise`]) once there is one, else
+/// [`advertise_address`] and the listen port; it goes into this server's identity Lease, and
+/// the endpoints are every live server's ([`identity_lease::endpoint_set`]).
 pub async fn run(state: Shared, listen: SocketAddr) {
     let derived = advertise_address(listen).map(|ip| SocketAddr::new(ip, listen.port()));
     if derived.is_none() {
         tracing::warn!("no non-loopback address to advertise; the kubernetes Endpoints wait for one");
     }
+    let identity = identity_lease::Identity::new(listen);
     let mut advertised = state.advertised.subscribe();
     loop {
         let target = advertised.borrow_and_update().or(derived);
@@ -128,13 +133,19 @@ pub async fn run(state: Shared, listen: SocketAddr) {
         if let Err(e) = ensure(&state, "", "v1", "services", service(port)).await {
             tracing::warn!(error = %e, "reconciling the kubernetes Service");
         }
-        if let Some(t) = target {
-            if let Err(e) = ensure(&state, "", "v1", "endpoints", endpoints(t.ip(), t.port())).await {
-                tracing::warn!(error = %e, "reconciling the kubernetes Endpoints");
+        match identity_lease::renew_and_list(&state, &identity, target).await {
+            Ok(leases) => {
+                if let Some((ips, port)) = identity_lease::endpoint_set(&leases, chrono::Utc::now()) {
+                    if let Err(e) = ensure(&state, "", "v1", "endpoints", endpoints(&ips, port)).await {
+                        tracing::warn!(error = %e, "reconciling the kubernetes Endpoints");
+                    }
+                    let slice = endpoint_slice(&ips, port);
+                    if let Err(e) = ensure(&state, "discovery.k8s.io", "v1", "endpointslices", slice).await {
+                        tracing::warn!(error = %e, "reconciling the kubernetes EndpointSlice");
+                    }
+                }
             }
-            if let Err(e) = ensure(&state, "discovery.k8s.io", "v1", "endpointslices", endpoint_slice(t.ip(), t.port())).await {
-                tracing::warn!(error = %e, "reconciling the kubernetes EndpointSlice");
-            }
+            Err(e) => tracing::warn!(error = %e, "renewing the API server's identity lease"),
         }
         // Again after the interval, or at once when the advertised address changes.
         let _ = tokio::time::timeout(INTERVAL, advertised.changed()).await;
@@ -153,13 +164,15 @@ mod tests {
         let mut changed = s.clone();
         changed["spec"]["ports"][0]["port"] = json!(8443);
         assert!(!matches(&changed, &service(6443)));
-        let e = endpoints("10.0.0.5".parse().unwrap(), 6443);
+        let ip = |s: &str| -> IpAddr { s.parse().unwrap() };
+        let e = endpoints(&[ip("10.0.0.5")], 6443);
         assert_eq!(e["subsets"][0]["addresses"][0]["ip"], "10.0.0.5");
         assert!(matches(&e, &e.clone()));
-        assert!(!matches(&endpoints("10.0.0.6".parse().unwrap(), 6443), &e));
-        let s = endpoint_slice("10.0.0.5".parse().unwrap(), 6443);
+        assert!(!matches(&endpoints(&[ip("10.0.0.6")], 6443), &e));
+        assert!(!matches(&endpoints(&[ip("10.0.0.5"), ip("10.0.0.6")], 6443), &e));
+        let s = endpoint_slice(&[ip("10.0.0.5")], 6443);
         assert!(matches(&s, &s.clone()));
-        assert!(!matches(&endpoint_slice("10.0.0.5".parse().unwrap(), 7443), &s));
+        assert!(!matches(&endpoint_slice(&[ip("10.0.0.5")], 7443), &s));
     }
 
     #[test]

@@ -10,6 +10,7 @@ pub mod authn;
 mod authz;
 mod decoded;
 mod discovery;
+mod identity_lease;
 mod kubernetes_service;
 mod namespaces;
 mod node_restriction;
