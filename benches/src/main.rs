@@ -10,6 +10,7 @@ mod creates;
 mod disk;
 mod dns;
 mod fixedload;
+mod leader;
 mod nodeloss;
 mod proxy;
 mod pvbind;
@@ -31,7 +32,10 @@ use child::{Berth, TempDir};
 use client::Result;
 use report::Report;
 
-const ALL: [&str; 14] = ["coldstart", "rss", "disk", "creates", "creates-etcd", "fixedload", "watch", "pvbind", "dns", "proxy", "sts-ordered", "sts-parallel", "rbac", "nodeloss"];
+const ALL: [&str; 15] = [
+    "coldstart", "rss", "disk", "creates", "creates-etcd", "fixedload", "watch", "pvbind", "dns", "proxy", "sts-ordered", "sts-parallel", "rbac",
+    "nodeloss", "leader",
+];
 
 #[derive(Parser)]
 #[command(name = "berth-bench", about = "Benchmark `berth up`: cold start, RSS, durable creates, fixed-load latency, watch fan-out")]
@@ -41,7 +45,7 @@ struct Cli {
     berth: PathBuf,
     /// Run only these measurements (comma-separated or repeated): coldstart, rss, disk,
     /// creates, creates-etcd (etcd vs SQLite), fixedload, watch, pvbind, dns, proxy (root),
-    /// sts-ordered, sts-parallel, rbac, nodeloss.
+    /// sts-ordered, sts-parallel, rbac, nodeloss, leader (two servers on etcd: takeover time).
     #[arg(long, value_delimiter = ',')]
     only: Vec<String>,
     /// A short smoke run: few cold starts, 1 s load phases, 20 watchers.
@@ -161,6 +165,14 @@ async fn run(cli: &Cli, report: &mut Report) -> Result<()> {
     // Only on request: it needs an etcd binary, which a full run should not require.
     if cli.only.iter().any(|o| o == "creates-etcd") {
         store_compare::run(&berth, secs, report).await?;
+    }
+    // Only on request too (etcd).
+    if cli.only.iter().any(|o| o == "leader") {
+        let rounds = if q { 2 } else { 4 };
+        let short = ["--leader-elect-lease-duration", "3s", "--leader-elect-renew-deadline", "2s", "--leader-elect-retry-period", "500ms"];
+        leader::run(&berth, report, "lease 3 s, retry 0.5 s", &short, rounds, false).await?;
+        leader::run(&berth, report, "upstream defaults: lease 15 s, retry 2 s", &[], rounds, false).await?;
+        leader::run(&berth, report, "upstream defaults", &[], rounds, true).await?;
     }
     if cli.wants("pvbind") {
         eprintln!("berth-bench: binding claims to static volumes");

@@ -27,7 +27,8 @@ struct Cli {
 enum Command {
     /// Start a whole cluster in the foreground on this machine.
     Up(ServerArgs),
-    /// Run the control plane (API server and its store) only.
+    /// Run a control-plane server: the same as `up` (same flags); several on one etcd
+    /// (`--etcd-endpoints`) serve one cluster, electing one leader for the controllers.
     Server(ServerArgs),
     /// Node commands: `berth node` runs a node agent (`--simulated`: a simulated one); built-in
     /// images and the pod runtime's helper processes are hidden subcommands.
