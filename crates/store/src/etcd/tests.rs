@@ -129,3 +129,20 @@ mod over_tls {
 
     crate::conformance_tests!(fixture);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sqlite_snapshot_copies_into_etcd_in_revision_order() {
+    use crate::migrate::checks::{check_copy, write_history};
+    let Some(server) = EtcdServer::start_or_skip().await else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let from = crate::SqliteStore::open(&dir.path().join("store.db")).unwrap();
+    write_history(from.as_ref()).await;
+    // Another cluster's keys under another prefix neither block the copy nor get copied.
+    let mut other = server.options();
+    other.prefix = "/other-cluster".into();
+    let other = EtcdStore::connect(other).await.unwrap();
+    other.create("/registry/core/pods/default/x", "x".into()).await.unwrap();
+    let to = EtcdStore::connect(server.options()).await.unwrap();
+    check_copy(from.as_ref(), to.as_ref()).await;
+    assert!(other.get("/registry/core/pods/default/x").await.unwrap().is_some());
+}
