@@ -9,6 +9,7 @@ mod apiserver;
 mod dns;
 mod durability;
 mod etcd;
+mod etcd_migrate;
 mod real_node;
 mod real_node_config;
 mod service_net;
