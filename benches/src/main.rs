@@ -16,6 +16,7 @@ mod pvbind;
 mod rbac;
 mod report;
 mod stats;
+mod migrate;
 mod store_compare;
 mod statefulsets;
 mod timeline;
@@ -31,7 +32,7 @@ use child::{Berth, TempDir};
 use client::Result;
 use report::Report;
 
-const ALL: [&str; 14] = ["coldstart", "rss", "disk", "creates", "creates-etcd", "fixedload", "watch", "pvbind", "dns", "proxy", "sts-ordered", "sts-parallel", "rbac", "nodeloss"];
+const ALL: [&str; 15] = ["coldstart", "rss", "disk", "creates", "creates-etcd", "migrate-etcd", "fixedload", "watch", "pvbind", "dns", "proxy", "sts-ordered", "sts-parallel", "rbac", "nodeloss"];
 
 #[derive(Parser)]
 #[command(name = "berth-bench", about = "Benchmark `berth up`: cold start, RSS, durable creates, fixed-load latency, watch fan-out")]
@@ -40,7 +41,8 @@ struct Cli {
     #[arg(long, default_value = "target/release/berth")]
     berth: PathBuf,
     /// Run only these measurements (comma-separated or repeated): coldstart, rss, disk,
-    /// creates, creates-etcd (etcd vs SQLite), fixedload, watch, pvbind, dns, proxy (root),
+    /// creates, creates-etcd (etcd vs SQLite), migrate-etcd (`berth store migrate` of 1,000 and
+    /// 10,000 objects), fixedload, watch, pvbind, dns, proxy (root),
     /// sts-ordered, sts-parallel, rbac, nodeloss.
     #[arg(long, value_delimiter = ',')]
     only: Vec<String>,
@@ -161,6 +163,11 @@ async fn run(cli: &Cli, report: &mut Report) -> Result<()> {
     // Only on request: it needs an etcd binary, which a full run should not require.
     if cli.only.iter().any(|o| o == "creates-etcd") {
         store_compare::run(&berth, secs, report).await?;
+    }
+    if cli.only.iter().any(|o| o == "migrate-etcd") {
+        eprintln!("berth-bench: berth store migrate, SQLite → etcd");
+        let sizes: &[usize] = if q { &[1_000] } else { &[1_000, 10_000] };
+        migrate::run(&berth, sizes, report).await?;
     }
     if cli.wants("pvbind") {
         eprintln!("berth-bench: binding claims to static volumes");
