@@ -1,4 +1,5 @@
-//! `berth store migrate`: a cluster grown on SQLite moves onto etcd and resumes there with the
+//! `berth store migrate`: a cluster grown on SQLite moves onto etcd (over TLS with a client
+//! certificate, kube-apiserver's `--etcd-cafile/certfile/keyfile`) and resumes there with the
 //! same objects (uids, contents, resourceVersion order), the same credentials, and controllers
 //! that still reconcile. The command refuses while the server runs and when the etcd prefix is
 //! taken, writing nothing; afterwards `berth up` refuses the stale SQLite copy.
@@ -76,7 +77,7 @@ fn sqlite_revisions(runtime: &tokio::runtime::Runtime, db: &std::path::Path) -> 
 #[test]
 fn a_sqlite_cluster_migrates_onto_etcd_and_resumes_there() {
     let runtime = tokio::runtime::Runtime::new().unwrap();
-    let Some(etcd) = runtime.block_on(EtcdServer::start_or_skip()) else { return };
+    let Some(etcd) = runtime.block_on(EtcdServer::start_tls_or_skip()) else { return };
     let mut c = Cluster::start_with(&["--simulated-nodes", "1"]);
     c.ok(&["apply", "-f", &c.manifest("pv.yaml", manifests::PV_LIST)]);
     c.ok(&["apply", "-f", &c.manifest("svc.yaml", manifests::SERVICE)]);
@@ -96,9 +97,19 @@ fn a_sqlite_cluster_migrates_onto_etcd_and_resumes_there() {
     let kubeconfig = std::fs::read_to_string(c.kubeconfig()).unwrap();
     let dir = c.dir.path().to_str().unwrap().to_string();
     let endpoint = etcd.endpoint().to_string();
+    let pki = etcd.pki().expect("a TLS etcd");
+    let path = |p: &std::path::Path| p.to_str().unwrap().to_string();
+    let (ca, cert, key) = (path(&pki.ca_cert), path(&pki.client_cert), path(&pki.client_key));
+    let tls = ["--etcd-cafile", ca.as_str(), "--etcd-certfile", cert.as_str(), "--etcd-keyfile", key.as_str()];
+    let migrate = |extra: &[&str]| {
+        let mut args = vec!["store", "migrate", "--data-dir", dir.as_str(), "--etcd-endpoints", endpoint.as_str()];
+        args.extend(tls);
+        args.extend(extra);
+        berth(&args)
+    };
 
     // While the server runs, the SQLite file is locked: refused, nothing written.
-    let running = berth(&["store", "migrate", "--data-dir", &dir, "--etcd-endpoints", &endpoint]);
+    let running = migrate(&[]);
     assert!(!running.status.success());
     assert!(text(&running).contains("a berth server is running"), "{}", text(&running));
     assert!(c.stop(), "berth exits cleanly on SIGTERM");
@@ -112,14 +123,14 @@ fn a_sqlite_cluster_migrates_onto_etcd_and_resumes_there() {
         store
     });
     let revision = runtime.block_on(occupied.current_revision()).unwrap();
-    let refused = berth(&["store", "migrate", "--data-dir", &dir, "--etcd-endpoints", &endpoint, "--etcd-prefix", "/occupied"]);
+    let refused = migrate(&["--etcd-prefix", "/occupied"]);
     assert!(!refused.status.success());
     assert!(text(&refused).contains("already holds keys"), "{}", text(&refused));
     assert_eq!(runtime.block_on(occupied.current_revision()).unwrap(), revision, "nothing was written");
     assert!(!c.dir.path().join("migrated-to-etcd").exists());
 
     let source = sqlite_revisions(&runtime, &c.dir.path().join("store.db"));
-    let migrated = berth(&["store", "migrate", "--data-dir", &dir, "--etcd-endpoints", &endpoint]);
+    let migrated = migrate(&[]);
     assert!(migrated.status.success(), "{}", text(&migrated));
     let summary = String::from_utf8_lossy(&migrated.stdout).to_string();
     let copied: usize = summary
@@ -140,7 +151,9 @@ fn a_sqlite_cluster_migrates_onto_etcd_and_resumes_there() {
     assert!(!stale.status.success());
     assert!(text(&stale).contains("migrated to etcd"), "{}", text(&stale));
 
-    c.set_flags(&["--simulated-nodes", "1", "--etcd-endpoints", &endpoint]);
+    let mut flags = vec!["--simulated-nodes", "1", "--etcd-endpoints", endpoint.as_str()];
+    flags.extend(tls);
+    c.set_flags(&flags);
     c.boot();
     assert_eq!(std::fs::read_to_string(c.kubeconfig()).unwrap(), kubeconfig, "same credentials");
     let after = objects(&c);
