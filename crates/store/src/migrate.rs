@@ -139,6 +139,9 @@ pub mod checks {
         store.delete(&keys[4], None).await.unwrap();
         let b = store.get(&keys[0]).await.unwrap().unwrap();
         store.update(&keys[0], "{\"v\":\"b2\"}".into(), b.mod_revision).await.unwrap();
+        // The key that sorts first is written last: key order and revision order now disagree.
+        let c = store.get(&keys[2]).await.unwrap().unwrap();
+        store.update(&keys[2], "{\"v\":\"c2\"}".into(), c.mod_revision).await.unwrap();
         keys
     }
 
@@ -155,7 +158,11 @@ pub mod checks {
         assert_eq!(summary.target_revision, target_revision);
         let strip = |kvs: &[KeyValue]| kvs.iter().map(|kv| (kv.key.clone(), kv.value.clone())).collect::<Vec<_>>();
         assert_eq!(strip(&after), strip(&before), "same keys, same bytes");
-        let order = |kvs: Vec<KeyValue>| write_order(kvs).into_iter().map(|kv| kv.key).collect::<Vec<_>>();
+        // Sorted here, not with `write_order`, so that a wrong write order cannot hide itself.
+        let order = |mut kvs: Vec<KeyValue>| {
+            kvs.sort_by_key(|kv| kv.mod_revision);
+            kvs.into_iter().map(|kv| kv.key).collect::<Vec<_>>()
+        };
         assert_eq!(order(after.clone()), order(before), "same resourceVersion order");
         // A watch from before the copy is refused (compacted), so stale clients re-list.
         let first = after.iter().map(|kv| kv.mod_revision).min().unwrap();
