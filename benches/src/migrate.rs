@@ -58,11 +58,11 @@ pub async fn run(berth: &Path, sizes: &[usize], report: &mut Report) -> Result<(
             .map_err(|e| e.to_string())?;
         let elapsed = started.elapsed();
         if !out.status.success() {
-            return Err(format!("berth store migrate failed: {}", String::from_utf8_lossy(&out.stderr)).into());
+            return Err(format!("berth store migrate failed: {}", String::from_utf8_lossy(&out.stderr)));
         }
         let summary = String::from_utf8_lossy(&out.stdout);
         if !summary.starts_with(&format!("copied {n} objects")) {
-            return Err(format!("unexpected summary: {summary}").into());
+            return Err(format!("unexpected summary: {summary}"));
         }
         report.row(
             format!("`berth store migrate`, {n} ConfigMaps SQLite → etcd"),
