@@ -129,6 +129,13 @@ fn a_sqlite_cluster_migrates_onto_etcd_and_resumes_there() {
     assert_eq!(runtime.block_on(occupied.current_revision()).unwrap(), revision, "nothing was written");
     assert!(!c.dir.path().join("migrated-to-etcd").exists());
 
+    // Starting on the empty etcd before migrating is refused: it would fork the cluster.
+    let mut up = vec!["up", "--data-dir", dir.as_str(), "--listen", "127.0.0.1:0", "--etcd-endpoints", endpoint.as_str()];
+    up.extend(tls);
+    let unmigrated = berth_within(&up, Duration::from_secs(30));
+    assert!(!unmigrated.status.success());
+    assert!(text(&unmigrated).contains("berth store migrate"), "{}", text(&unmigrated));
+
     let source = sqlite_revisions(&runtime, &c.dir.path().join("store.db"));
     let migrated = migrate(&[]);
     assert!(migrated.status.success(), "{}", text(&migrated));

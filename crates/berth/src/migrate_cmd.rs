@@ -61,6 +61,9 @@ async fn migrate(args: MigrateArgs) -> Result<(), String> {
         }
         e => format!("opening {}: {e}", db.display()),
     })?;
+    if !dir.join("pki").is_dir() {
+        eprintln!("berth: warning: no {} here: the cluster will get new credentials when it starts", dir.join("pki").display());
+    }
     let target = args.store.connect().await?;
     eprintln!("berth: copying {} into {}", db.display(), args.store.describe());
     let summary = berth_store::copy_snapshot(source.as_ref(), target.as_ref(), |done, total| {

@@ -74,7 +74,26 @@ pub async fn open(args: &StoreArgs, data_dir: &Path) -> Result<(Arc<dyn Store>, 
         let store: Arc<dyn Store> = sqlite;
         return Ok((store, format!("{} (sqlite", db_path.display())));
     }
-    let store: Arc<dyn Store> = args.connect().await?;
+    let etcd = args.connect().await?;
+    // A SQLite cluster in this directory that never moved: starting an empty one on etcd with
+    // its credentials would bootstrap a second cluster and block the migration (prefix taken).
+    let db_path = data_dir.join("store.db");
+    if db_path.exists() && !data_dir.join(MIGRATED_MARKER).exists() {
+        match berth_store::migrate::ensure_empty(etcd.as_ref()).await {
+            // The cluster is in etcd already (the marker was removed by hand): go on.
+            Err(berth_store::CopyError::TargetNotEmpty { .. }) => {}
+            Err(e) => return Err(format!("reading {}: {e}", args.describe())),
+            Ok(()) => {
+                return Err(format!(
+                    "{} holds this cluster's state and {} is empty: run `berth store migrate --data-dir {} --etcd-endpoints …` first, or use another --data-dir",
+                    db_path.display(),
+                    args.describe(),
+                    data_dir.display()
+                ))
+            }
+        }
+    }
+    let store: Arc<dyn Store> = etcd;
     let tls = if args.etcd_cafile.is_some() { ", TLS" } else { "" };
     Ok((store, format!("{} (etcd{tls}", args.describe())))
 }
