@@ -78,6 +78,10 @@ async fn migrate(args: MigrateArgs) -> Result<(), String> {
             args.store.describe(),
             args.store.etcd_prefix.trim_end_matches('/')
         ),
+        e @ berth_store::CopyError::Target { written: 1.., .. } => format!(
+            "{e}. The etcd prefix holds a partial copy: clear it with `etcdctl del --prefix {}/` before trying again (the SQLite store is unchanged)",
+            args.store.etcd_prefix.trim_end_matches('/')
+        ),
         e => e.to_string(),
     })?;
     let note = format!(
