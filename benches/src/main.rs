@@ -17,6 +17,7 @@ mod pvbind;
 mod rbac;
 mod report;
 mod stats;
+mod migrate;
 mod store_compare;
 mod statefulsets;
 mod timeline;
@@ -32,9 +33,9 @@ use child::{Berth, TempDir};
 use client::Result;
 use report::Report;
 
-const ALL: [&str; 15] = [
-    "coldstart", "rss", "disk", "creates", "creates-etcd", "fixedload", "watch", "pvbind", "dns", "proxy", "sts-ordered", "sts-parallel", "rbac",
-    "nodeloss", "leader",
+const ALL: [&str; 16] = [
+    "coldstart", "rss", "disk", "creates", "creates-etcd", "migrate-etcd", "fixedload", "watch", "pvbind", "dns", "proxy", "sts-ordered",
+    "sts-parallel", "rbac", "nodeloss", "leader",
 ];
 
 #[derive(Parser)]
@@ -44,7 +45,8 @@ struct Cli {
     #[arg(long, default_value = "target/release/berth")]
     berth: PathBuf,
     /// Run only these measurements (comma-separated or repeated): coldstart, rss, disk,
-    /// creates, creates-etcd (etcd vs SQLite), fixedload, watch, pvbind, dns, proxy (root),
+    /// creates, creates-etcd (etcd vs SQLite), migrate-etcd (`berth store migrate` of 1,000 and
+    /// 10,000 objects), fixedload, watch, pvbind, dns, proxy (root),
     /// sts-ordered, sts-parallel, rbac, nodeloss, leader (two servers on etcd: takeover time).
     #[arg(long, value_delimiter = ',')]
     only: Vec<String>,
@@ -173,6 +175,11 @@ async fn run(cli: &Cli, report: &mut Report) -> Result<()> {
         leader::run(&berth, report, "lease 3 s, retry 0.5 s", &short, rounds, false).await?;
         leader::run(&berth, report, "upstream defaults: lease 15 s, retry 2 s", &[], rounds, false).await?;
         leader::run(&berth, report, "upstream defaults", &[], rounds, true).await?;
+    }
+    if cli.only.iter().any(|o| o == "migrate-etcd") {
+        eprintln!("berth-bench: berth store migrate, SQLite → etcd");
+        let sizes: &[usize] = if q { &[1_000] } else { &[1_000, 10_000] };
+        migrate::run(&berth, sizes, report).await?;
     }
     if cli.wants("pvbind") {
         eprintln!("berth-bench: binding claims to static volumes");

@@ -66,6 +66,12 @@ impl Cluster {
         c
     }
 
+    /// Replace the extra `berth up` flags for the next [`Cluster::boot`] (e.g. to restart the
+    /// same data directory on another store).
+    pub fn set_flags(&mut self, extra: &[&str]) {
+        self.extra = extra.iter().map(|s| s.to_string()).collect();
+    }
+
     pub fn kubeconfig(&self) -> PathBuf {
         self.dir.path().join("kubeconfig.yaml")
     }

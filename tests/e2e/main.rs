@@ -9,6 +9,7 @@ mod apiserver;
 mod dns;
 mod durability;
 mod etcd;
+mod etcd_migrate;
 mod ha;
 mod real_node;
 mod real_node_config;

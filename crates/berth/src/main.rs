@@ -11,6 +11,7 @@ use clap::{Args, Parser, Subcommand};
 mod components;
 mod elected;
 mod kubeconfig_cmd;
+mod migrate_cmd;
 mod node_cmd;
 mod sim_node;
 mod store_cmd;
@@ -37,6 +38,9 @@ enum Command {
     /// Write a kubeconfig for a user beyond the admin (a token in `<data-dir>/pki/tokens.csv`);
     /// grant it access with RBAC bindings (`kubectl create rolebinding … --user NAME`).
     Kubeconfig(kubeconfig_cmd::KubeconfigArgs),
+    /// Store commands: `berth store migrate` moves a stopped cluster from SQLite onto etcd.
+    #[command(subcommand)]
+    Store(migrate_cmd::StoreCommand),
 }
 
 #[derive(Args, Clone)]
@@ -201,6 +205,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Up(args) | Command::Server(args) => runtime.block_on(run_control_plane(args)),
         Command::Kubeconfig(args) => kubeconfig_cmd::run(args),
+        Command::Store(cmd) => runtime.block_on(migrate_cmd::run(cmd)),
         Command::Node(cmd) => {
             drop(runtime);
             node_cmd::run(cmd)

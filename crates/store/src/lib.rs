@@ -151,6 +151,7 @@ pub mod compactor;
 #[cfg(feature = "etcd")]
 pub mod etcd;
 pub mod memory;
+pub mod migrate;
 pub mod sqlite;
 
 /// Backend-agnostic conformance suite; enable the `testing` feature to run it against another
@@ -160,6 +161,7 @@ pub mod conformance;
 
 pub use compactor::{compact_once, spawn_compactor};
 #[cfg(feature = "etcd")]
-pub use etcd::{EtcdOptions, EtcdStore};
+pub use etcd::{EtcdOptions, EtcdStore, EtcdTls};
 pub use memory::MemoryStore;
+pub use migrate::{copy_snapshot, CopyError, CopySummary};
 pub use sqlite::{SqliteOptions, SqliteStore};

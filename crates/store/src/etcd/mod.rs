@@ -10,8 +10,13 @@
 
 mod errors;
 mod keys;
+mod tls;
 mod watch;
 
+pub use tls::EtcdTls;
+
+#[cfg(any(test, feature = "testing"))]
+mod test_pki;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
 #[cfg(test)]
@@ -43,6 +48,8 @@ pub struct EtcdOptions {
     pub timeout: Duration,
     /// Events a watcher may have buffered before it counts as too slow.
     pub watch_buffer: usize,
+    /// TLS (CA, client certificate) for `https://` endpoints.
+    pub tls: EtcdTls,
 }
 
 impl EtcdOptions {
@@ -52,6 +59,7 @@ impl EtcdOptions {
             prefix: "/registry".into(),
             timeout: Duration::from_secs(5),
             watch_buffer: 1024,
+            tls: EtcdTls::default(),
         }
     }
 }
@@ -65,18 +73,26 @@ pub struct EtcdStore {
 
 impl EtcdStore {
     /// Connects (within the timeout) and reads etcd's current revision.
+    /// TLS settings that cannot work (a missing file, `http://` with a CA) fail at once.
     pub async fn connect(options: EtcdOptions) -> Result<Arc<EtcdStore>> {
-        let connect = ConnectOptions::new()
+        tls::check_endpoints(&options.endpoints, &options.tls)?;
+        let mut connect = ConnectOptions::new()
             .with_connect_timeout(options.timeout)
             .with_timeout(options.timeout)
             .with_keep_alive(Duration::from_secs(10), options.timeout);
+        if options.tls.is_set() {
+            connect = connect.with_tls(options.tls.client_options()?);
+        }
         let client = tokio::time::timeout(
             options.timeout,
             Client::connect(options.endpoints.clone(), Some(connect)),
         )
         .await
         .map_err(|_| unreachable_error(&options.endpoints))?
-        .map_err(|e| StoreError::Unavailable(format!("etcd {:?}: {e}", options.endpoints)))?;
+        .map_err(|e| {
+            let e = tls::describe_connect_error(&e);
+            StoreError::Unavailable(format!("etcd {:?}: {e}", options.endpoints))
+        })?;
         let store = EtcdStore {
             client,
             keys: Keys::new(&options.prefix),

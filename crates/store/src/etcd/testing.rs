@@ -13,6 +13,8 @@ use std::time::{Duration, Instant};
 
 use super::{EtcdOptions, EtcdStore};
 
+pub use super::test_pki::{write_ca, TestPki};
+
 pub struct EtcdServer {
     child: Child,
     dir: PathBuf,
@@ -20,17 +22,38 @@ pub struct EtcdServer {
     binary: PathBuf,
     /// Client and peer ports, kept for a restart.
     ports: (u16, u16),
+    /// With TLS: the certificates etcd serves with and requires of clients.
+    pki: Option<TestPki>,
 }
 
-fn spawn(binary: &PathBuf, dir: &std::path::Path, client: u16, peer: u16) -> Result<Child, String> {
-    let endpoint = format!("http://127.0.0.1:{client}");
+fn spawn(
+    binary: &PathBuf,
+    dir: &std::path::Path,
+    client: u16,
+    peer: u16,
+    pki: Option<&TestPki>,
+) -> Result<Child, String> {
+    let scheme = if pki.is_some() { "https" } else { "http" };
+    let endpoint = format!("{scheme}://127.0.0.1:{client}");
     let peer_url = format!("http://127.0.0.1:{peer}");
     let log = std::fs::OpenOptions::new()
         .create(true)
         .append(true)
         .open(dir.join("etcd.log"))
         .map_err(|e| e.to_string())?;
-    Command::new(binary)
+    let mut command = Command::new(binary);
+    if let Some(pki) = pki {
+        // Clients must present a certificate signed by the CA, as kube-apiserver's etcd does.
+        command
+            .arg("--cert-file")
+            .arg(&pki.server_cert)
+            .arg("--key-file")
+            .arg(&pki.server_key)
+            .arg("--trusted-ca-file")
+            .arg(&pki.ca_cert)
+            .arg("--client-cert-auth");
+    }
+    command
         .args(["--name", "berth-test", "--data-dir"])
         .arg(dir.join("data"))
         .args(["--listen-client-urls", &endpoint, "--advertise-client-urls", &endpoint])
@@ -65,6 +88,16 @@ fn free_port() -> u16 {
 impl EtcdServer {
     /// Starts etcd, or returns `None` (after saying why) when there is none outside CI.
     pub async fn start_or_skip() -> Option<EtcdServer> {
+        Self::start_or_skip_with(false).await
+    }
+
+    /// The same with TLS: an `https://` client URL, a fresh CA and client certificate
+    /// authentication ([`EtcdServer::options`] carries the client certificate).
+    pub async fn start_tls_or_skip() -> Option<EtcdServer> {
+        Self::start_or_skip_with(true).await
+    }
+
+    async fn start_or_skip_with(tls: bool) -> Option<EtcdServer> {
         let Some(binary) = etcd_binary() else {
             let message = "no `etcd` binary (install Debian's etcd-server or set BERTH_ETCD)";
             if std::env::var("CI").is_ok_and(|v| v == "true") {
@@ -76,7 +109,7 @@ impl EtcdServer {
         // A port picked free may be taken again before etcd binds it: try a few times.
         let mut last_error = String::new();
         for _ in 0..3 {
-            match EtcdServer::start(&binary).await {
+            match EtcdServer::start(&binary, tls).await {
                 Ok(server) => return Some(server),
                 Err(e) => last_error = e,
             }
@@ -84,7 +117,7 @@ impl EtcdServer {
         panic!("etcd did not start: {last_error}");
     }
 
-    async fn start(binary: &PathBuf) -> Result<EtcdServer, String> {
+    async fn start(binary: &PathBuf, tls: bool) -> Result<EtcdServer, String> {
         static N: AtomicU32 = AtomicU32::new(0);
         let dir = std::env::temp_dir().join(format!(
             "berth-etcd-{}-{}",
@@ -93,12 +126,18 @@ impl EtcdServer {
         ));
         std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
         let (client, peer) = (free_port(), free_port());
+        let pki = match tls {
+            true => Some(TestPki::generate(&dir.join("pki"))?),
+            false => None,
+        };
+        let scheme = if tls { "https" } else { "http" };
         let mut server = EtcdServer {
-            child: spawn(binary, &dir, client, peer)?,
+            child: spawn(binary, &dir, client, peer, pki.as_ref())?,
             dir,
-            endpoint: format!("http://127.0.0.1:{client}"),
+            endpoint: format!("{scheme}://127.0.0.1:{client}"),
             binary: binary.clone(),
             ports: (client, peer),
+            pki,
         };
         server.wait_ready().await?;
         Ok(server)
@@ -110,7 +149,7 @@ impl EtcdServer {
             if let Ok(Some(status)) = self.child.try_wait() {
                 return Err(format!("etcd exited ({status}): {}", self.log_tail()));
             }
-            let mut options = EtcdOptions::new(vec![self.endpoint.clone()]);
+            let mut options = self.options();
             options.timeout = Duration::from_secs(2);
             if EtcdStore::connect(options).await.is_ok() {
                 return Ok(());
@@ -132,7 +171,8 @@ impl EtcdServer {
     pub async fn restart(&mut self) {
         self.kill();
         let (client, peer) = self.ports;
-        self.child = spawn(&self.binary, &self.dir, client, peer).expect("respawning etcd");
+        self.child = spawn(&self.binary, &self.dir, client, peer, self.pki.as_ref())
+            .expect("respawning etcd");
         if let Err(e) = self.wait_ready().await {
             panic!("etcd did not come back: {e}");
         }
@@ -146,9 +186,18 @@ impl EtcdServer {
         self.child.id()
     }
 
-    /// Options for a store on this server.
+    /// Options for a store on this server (with TLS: its CA and a client certificate).
     pub fn options(&self) -> EtcdOptions {
-        EtcdOptions::new(vec![self.endpoint.clone()])
+        let mut options = EtcdOptions::new(vec![self.endpoint.clone()]);
+        if let Some(pki) = &self.pki {
+            options.tls = pki.client_tls();
+        }
+        options
+    }
+
+    /// The certificates of a TLS server.
+    pub fn pki(&self) -> Option<&TestPki> {
+        self.pki.as_ref()
     }
 
     fn log_tail(&self) -> String {
