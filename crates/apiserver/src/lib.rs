@@ -10,6 +10,7 @@ pub mod authn;
 mod authz;
 mod decoded;
 mod discovery;
+mod kubelet_server_cert;
 mod kubernetes_service;
 mod namespaces;
 mod node_restriction;

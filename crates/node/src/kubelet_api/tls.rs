@@ -1,6 +1,7 @@
-//! TLS of the kubelet API: a serving certificate for the node signed by the cluster CA, and
-//! client certificates required and verified against that CA (the API server presents
-//! `apiserver-kubelet-client.crt`). Nothing else may connect.
+//! TLS of the kubelet API: a serving certificate for the node (signed by the cluster CA where
+//! its key is at hand, else self-signed), and client certificates required and verified
+//! against the cluster CA (the API server presents `apiserver-kubelet-client.crt`). Nothing
+//! else may connect.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -13,18 +14,26 @@ use rustls::server::WebPkiClientVerifier;
 /// The serving key is generated in memory on every call; it never touches the disk.
 pub fn server_config(pki_dir: &Path, node_name: &str) -> Result<rustls::ServerConfig, String> {
     let read = |f: &str| std::fs::read_to_string(pki_dir.join(f)).map_err(|e| format!("{}: {e}", pki_dir.join(f).display()));
-    let ca_pem = read("ca.crt")?;
-    let ca_key = KeyPair::from_pem(&read("ca.key")?).map_err(|e| format!("ca.key: {e}"))?;
+    server_config_for(&read("ca.crt")?, Some(&read("ca.key")?), node_name, &[])
+}
+
+/// The server configuration of a kubelet API: client certificates must chain to `ca_pem`
+/// (the cluster CA, as always). The serving certificate is signed by the CA when its key is
+/// given (agents on the control-plane host), else self-signed, as upstream's kubelet does by
+/// default on a host without the CA key (kube-apiserver does not verify kubelet serving
+/// certificates unless `--kubelet-certificate-authority` is set). SANs: loopback, the node
+/// name and `ips` (the node's `--node-ip`).
+pub fn server_config_for(ca_pem: &str, ca_key_pem: Option<&str>, node_name: &str, ips: &[std::net::IpAddr]) -> Result<rustls::ServerConfig, String> {
     let ca_der: Vec<CertificateDer<'static>> = rustls_pemfile::certs(&mut ca_pem.as_bytes())
         .collect::<Result<_, _>>()
         .map_err(|e| format!("ca.crt: {e}"))?;
     let ca_first = ca_der.first().ok_or("ca.crt holds no certificate")?.clone();
-    // rcgen signs with the CA's key and the issuer name taken from the CA certificate.
-    let issuer = Issuer::from_ca_cert_der(&ca_first, ca_key).map_err(|e| format!("ca.crt: {e}"))?;
 
     let mut names = vec!["127.0.0.1".to_string(), "localhost".to_string()];
-    if !names.iter().any(|n| n == node_name) {
-        names.push(node_name.to_string());
+    for n in ips.iter().map(|ip| ip.to_string()).chain([node_name.to_string()]) {
+        if !names.contains(&n) {
+            names.push(n);
+        }
     }
     let mut params = CertificateParams::new(names).map_err(|e| e.to_string())?;
     params.distinguished_name.push(DnType::CommonName, format!("{node_name}@kubelet"));
@@ -34,7 +43,16 @@ pub fn server_config(pki_dir: &Path, node_name: &str) -> Result<rustls::ServerCo
     params.not_before = rcgen::date_time_ymd(2024, 1, 1);
     params.not_after = rcgen::date_time_ymd(2099, 1, 1);
     let key = KeyPair::generate().map_err(|e| e.to_string())?;
-    let cert = params.signed_by(&key, &issuer).map_err(|e| format!("signing the kubelet certificate: {e}"))?;
+    let chain = match ca_key_pem {
+        Some(ca_key) => {
+            let ca_key = KeyPair::from_pem(ca_key).map_err(|e| format!("ca.key: {e}"))?;
+            // rcgen signs with the CA's key and the issuer name taken from the CA certificate.
+            let issuer = Issuer::from_ca_cert_der(&ca_first, ca_key).map_err(|e| format!("ca.crt: {e}"))?;
+            let cert = params.signed_by(&key, &issuer).map_err(|e| format!("signing the kubelet certificate: {e}"))?;
+            vec![cert.der().clone(), ca_first]
+        }
+        None => vec![params.self_signed(&key).map_err(|e| format!("self-signing the kubelet certificate: {e}"))?.der().clone()],
+    };
 
     let mut roots = rustls::RootCertStore::empty();
     for c in &ca_der {
@@ -44,7 +62,6 @@ pub fn server_config(pki_dir: &Path, node_name: &str) -> Result<rustls::ServerCo
     let verifier = WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider.clone())
         .build()
         .map_err(|e| format!("client verifier: {e}"))?;
-    let chain = vec![cert.der().clone(), ca_first];
     let key_der = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.serialize_der()));
     let mut cfg = rustls::ServerConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
