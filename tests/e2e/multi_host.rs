@@ -29,8 +29,10 @@ fn can_run() -> bool {
     root && ip && nft
 }
 
-/// As upstream CNI daemons get from their ClusterRole (flannel's): nodes may list and watch
-/// all Nodes (NodeAuthorizer only lets them read their own).
+/// What the agents' network parts read beyond a kubelet's rights, as upstream's CNI daemons
+/// (flannel's ClusterRole: nodes) and kube-proxy (`system:node-proxier`: services,
+/// endpointslices) get it: nodes may list and watch all Nodes (NodeAuthorizer only lets
+/// them read their own), Services and EndpointSlices.
 const ROUTES_RBAC: &str = r#"apiVersion: v1
 kind: List
 items:
@@ -40,8 +42,11 @@ items:
       name: berth:pod-routes
     rules:
       - apiGroups: [""]
-        resources: [nodes]
+        resources: [nodes, services]
         verbs: [get, list, watch]
+      - apiGroups: [discovery.k8s.io]
+        resources: [endpointslices]
+        verbs: [list, watch]
   - apiVersion: rbac.authorization.k8s.io/v1
     kind: ClusterRoleBinding
     metadata:
@@ -59,6 +64,13 @@ items:
 /// The walkthrough's headless Service, named as the set's `serviceName` so pods get per-pod
 /// DNS names.
 const SERVICE: &str = "apiVersion: v1\nkind: Service\nmetadata:\n  name: statefulset-kubia-v1\nspec:\n  clusterIP: None\n  selector:\n    app: statefulset-kubia\n  ports:\n    - name: http\n      port: 80\n      targetPort: 8080\n";
+
+/// A ClusterIP Service over the set (each host's `berth node --proxy` programs it).
+const PUBLIC: &str = "apiVersion: v1\nkind: Service\nmetadata:\n  name: kubia-public\nspec:\n  selector:\n    app: statefulset-kubia\n  ports:\n    - name: http\n      port: 80\n      targetPort: 8080\n";
+
+/// A Node object for a host that runs no agent: its pod CIDR must be routed, then unrouted
+/// when the Node goes.
+const HOST_C: &str = "apiVersion: v1\nkind: Node\nmetadata:\n  name: host-c\nspec:\n  podCIDR: 10.243.3.0/24\n  taints:\n    - key: example.com/no-agent\n      effect: NoSchedule\n";
 
 /// Two hostPath PVs of the walkthrough's class (the walkthrough's NFS server does not exist here).
 fn pvs(dir: &std::path::Path) -> String {
@@ -111,7 +123,7 @@ fn statefulset_pods_on_two_hosts_reach_each_other() {
     c.ok(&["apply", "-f", &c.manifest("rbac.yaml", ROUTES_RBAC)]);
     let server = format!("https://{gw}:{}", c.port);
     let data = c.dir.path();
-    let flags = ["--cluster-dns", &gw, "--cluster-cidr", CLUSTER_CIDR, "--pod-routes"];
+    let flags = ["--cluster-dns", &gw, "--cluster-cidr", CLUSTER_CIDR, "--pod-routes", "--proxy"];
     let _a = NodeAgent::start(&hosts, 0, "host-a", data, &server, "10.243.1.0/24", &flags);
     let _b = NodeAgent::start(&hosts, 1, "host-b", data, &server, "10.243.2.0/24", &flags);
 
@@ -134,8 +146,18 @@ fn statefulset_pods_on_two_hosts_reach_each_other() {
         );
     }
 
+    // A Node appearing with a pod CIDR is routed; its deletion removes exactly that route.
+    c.ok(&["apply", "-f", &c.manifest("host-c.yaml", HOST_C)]);
+    c.ok(&["patch", "node", "host-c", "--subresource=status", "--type=merge", "-p", r#"{"status":{"addresses":[{"type":"InternalIP","address":"10.254.0.4"}]}}"#]);
+    let host_c_route = "10.243.3.0/24 via 10.254.0.4 ";
+    assert!(eventually(Duration::from_secs(30), || hosts.output(0, &["ip", "route", "show", "proto", "236"]).contains(host_c_route)));
+    c.ok(&["delete", "node", "host-c"]);
+    assert!(eventually(Duration::from_secs(30), || !hosts.output(0, &["ip", "route", "show", "proto", "236"]).contains(host_c_route)));
+    assert!(hosts.output(0, &["ip", "route", "show", "proto", "236"]).contains("10.243.2.0/24 via 10.254.0.3 "));
+
     c.ok(&["apply", "-f", &c.manifest("pvs.yaml", &pvs(&data.join("pvs")))]);
     c.ok(&["apply", "-f", &c.manifest("svc.yaml", SERVICE)]);
+    c.ok(&["apply", "-f", &c.manifest("public.yaml", PUBLIC)]);
     c.ok(&["apply", "-f", &c.manifest("sts.yaml", &statefulset())]);
     let on = |node: &str| {
         let mut found = None;
@@ -157,6 +179,15 @@ fn statefulset_pods_on_two_hosts_reach_each_other() {
     let fqdn = format!("{pod_b}.{STS}.default.svc.cluster.local");
     let by_name = c.ok(&["exec", &pod_a, "--", "wget", "-qO-", "-T", "5", &format!("http://{fqdn}:8080/")]);
     assert!(by_name.starts_with(&expected), "{by_name}");
+
+    // The ClusterIP from host A's pod, through host A's proxy, to the endpoint on host B.
+    assert!(
+        eventually(Duration::from_secs(30), || {
+            let out = c.kubectl(&["exec", &pod_a, "--", "wget", "-qO-", "-T", "3", "http://kubia-public/"]);
+            String::from_utf8_lossy(&out.stdout).starts_with(&expected)
+        }),
+        "kubia-public never answered from {pod_b}"
+    );
 
     // No NAT between pods: B sees A's pod IP as the source (a one-shot listener in B's pod).
     let mut listener = c_kubectl_spawn(
