@@ -160,17 +160,6 @@ pub async fn run(client: kube::Client, cfg: AgentConfig, shutdown: impl std::fut
             drop(listener);
         }
     }
-    let masq_table = crate::process::masq::table_name(&cfg.state_dir);
-    if let Some(cluster) = cfg.cluster_cidr {
-        crate::process::masq::install(&masq_table, cfg.pod_cidr, cluster).map_err(|e| format!("--cluster-cidr (masquerade): {e}"))?;
-    }
-    let routes = match cfg.pod_routes {
-        true => {
-            host_gw::enable_forwarding()?;
-            Some(tokio::spawn(host_gw::run(client.clone(), cfg.name.clone(), cfg.node_ip, cfg.pod_cidr)))
-        }
-        false => None,
-    };
     let node = node_config(&cfg, port);
     let ctx = Arc::new(NodeCtx {
         recorder: berth_runtime::EventRecorder::new(client.clone(), "kubelet"),
@@ -188,6 +177,15 @@ pub async fn run(client: kube::Client, cfg: AgentConfig, shutdown: impl std::fut
             host: etc_files::host_resolv(),
         },
     });
+    // Network settings last, after everything that can fail: nothing to undo on an error.
+    if cfg.pod_routes {
+        host_gw::enable_forwarding()?;
+    }
+    let masq_table = crate::process::masq::table_name(&cfg.state_dir);
+    if let Some(cluster) = cfg.cluster_cidr {
+        crate::process::masq::install(&masq_table, cfg.pod_cidr, cluster).map_err(|e| format!("--cluster-cidr (masquerade): {e}"))?;
+    }
+    let routes = cfg.pod_routes.then(|| tokio::spawn(host_gw::run(client.clone(), cfg.name.clone(), cfg.node_ip, cfg.pod_cidr)));
     crate::simulated::runner::run_node(client, &node, pods::run(ctx), shutdown).await;
     let _ = stop_api.send(());
     if let Some(r) = routes {

@@ -110,3 +110,68 @@ pub fn write_test_ca(dir: &Path) -> Result<(), String> {
     std::fs::write(dir.join("ca.key"), key.serialize_pem()).map_err(|e| e.to_string())?;
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+    use rustls::pki_types::{ServerName, UnixTime};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    /// Accepts any server certificate (as the API server does for kubelets).
+    #[derive(Debug)]
+    struct AnyCert(Arc<rustls::crypto::CryptoProvider>);
+
+    impl ServerCertVerifier for AnyCert {
+        fn verify_server_cert(&self, _: &CertificateDer<'_>, _: &[CertificateDer<'_>], _: &ServerName<'_>, _: &[u8], _: UnixTime) -> Result<ServerCertVerified, rustls::Error> {
+            Ok(ServerCertVerified::assertion())
+        }
+        fn verify_tls12_signature(&self, m: &[u8], c: &CertificateDer<'_>, d: &rustls::DigitallySignedStruct) -> Result<HandshakeSignatureValid, rustls::Error> {
+            rustls::crypto::verify_tls12_signature(m, c, d, &self.0.signature_verification_algorithms)
+        }
+        fn verify_tls13_signature(&self, m: &[u8], c: &CertificateDer<'_>, d: &rustls::DigitallySignedStruct) -> Result<HandshakeSignatureValid, rustls::Error> {
+            rustls::crypto::verify_tls13_signature(m, c, d, &self.0.signature_verification_algorithms)
+        }
+        fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
+            self.0.signature_verification_algorithms.supported_schemes()
+        }
+    }
+
+    /// Handshake `client` against `server` in memory; the server's accept result.
+    async fn handshake(server: rustls::ServerConfig, mut client: rustls::ClientConfig) -> Result<(), String> {
+        client.dangerous().set_certificate_verifier(Arc::new(AnyCert(Arc::new(rustls::crypto::ring::default_provider()))));
+        let (a, b) = tokio::io::duplex(64 * 1024);
+        let srv = tokio::spawn(async move {
+            let mut s = tokio_rustls::TlsAcceptor::from(Arc::new(server)).accept(a).await.map_err(|e| e.to_string())?;
+            s.write_all(b"ok").await.map_err(|e| e.to_string())?;
+            s.flush().await.map_err(|e| e.to_string())
+        });
+        let name = ServerName::try_from("10.254.0.3").unwrap();
+        if let Ok(mut c) = tokio_rustls::TlsConnector::from(Arc::new(client)).connect(name, b).await {
+            let mut buf = [0u8; 2];
+            let _ = c.read_exact(&mut buf).await;
+        }
+        srv.await.unwrap()
+    }
+
+    #[tokio::test]
+    async fn without_the_ca_key_clients_still_need_a_ca_signed_certificate() {
+        let ca = tempfile::tempdir().unwrap();
+        write_test_ca(ca.path()).unwrap();
+        let ca_pem = std::fs::read_to_string(ca.path().join("ca.crt")).unwrap();
+        let ip: std::net::IpAddr = "10.254.0.3".parse().unwrap();
+        let server = || server_config_for(&ca_pem, None, "host-b", &[ip]).unwrap();
+        // The API server's client certificate (signed by the cluster CA) is accepted.
+        handshake(server(), client_config_for_tests(ca.path()).unwrap()).await.unwrap();
+        // A client certificate from another CA, or none, is refused.
+        let other = tempfile::tempdir().unwrap();
+        write_test_ca(other.path()).unwrap();
+        assert!(handshake(server(), client_config_for_tests(other.path()).unwrap()).await.is_err());
+        let anonymous = rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_root_certificates(rustls::RootCertStore::empty())
+            .with_no_client_auth();
+        assert!(handshake(server(), anonymous).await.is_err());
+    }
+}
