@@ -12,6 +12,8 @@ pub struct Cluster {
     /// Extra `berth up` flags, kept for restarts.
     extra: Vec<String>,
     pub port: u16,
+    /// The address `--listen` binds (with `port`): loopback unless the test says otherwise.
+    pub listen_ip: String,
     child: Option<Child>,
     cache: tempfile::TempDir,
     /// `up`, or `server` for a server joining another's cluster ([`Cluster::join`]).
@@ -34,11 +36,18 @@ impl Cluster {
     /// `berth up` with extra flags, e.g. `["--disable", "scheduler"]` for a test that runs its
     /// own copy of a component in-process.
     pub fn start_with(extra: &[&str]) -> Cluster {
+        Cluster::start_listening("127.0.0.1", extra)
+    }
+
+    /// `berth up --listen <ip>:<free port>`: for tests whose nodes reach the API server from
+    /// other (simulated) hosts. The port is free on loopback, so almost surely on `ip` too.
+    pub fn start_listening(ip: &str, extra: &[&str]) -> Cluster {
         let dir = tempfile::tempdir().unwrap();
         let mut c = Cluster {
             dir,
             extra: extra.iter().map(|s| s.to_string()).collect(),
             port: free_port(),
+            listen_ip: ip.to_string(),
             child: None,
             cache: tempfile::tempdir().unwrap(),
             command: "up",
@@ -81,7 +90,7 @@ impl Cluster {
         let mut child = Command::new(env!("CARGO_BIN_EXE_berth"))
             .args([self.command, "--data-dir"])
             .arg(self.dir.path())
-            .args(["--listen", &format!("127.0.0.1:{}", self.port)])
+            .args(["--listen", &format!("{}:{}", self.listen_ip, self.port)])
             .args(&self.extra)
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())

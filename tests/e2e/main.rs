@@ -16,6 +16,8 @@ mod real_node_config;
 mod service_net;
 mod gc;
 mod kube_client;
+mod multi_host;
+mod netns_hosts;
 mod node_auth;
 mod node_failover_real;
 mod node_lifecycle;

@@ -11,6 +11,7 @@ mod authz;
 mod decoded;
 mod discovery;
 mod identity_lease;
+mod kubelet_server_cert;
 mod kubernetes_service;
 mod namespaces;
 mod node_restriction;

@@ -206,19 +206,19 @@ impl Pki {
         write_private(path, &doc)
     }
 
-    /// A rustls client configuration for talking to kubelets: trusts only the cluster CA and
-    /// presents the kubelet client certificate. HTTP/1.1, as WebSocket upgrades need.
+    /// A rustls client configuration for talking to kubelets: presents the kubelet client
+    /// certificate; the kubelet's serving certificate is not verified (kube-apiserver's default
+    /// without `--kubelet-certificate-authority`, see [`crate::kubelet_server_cert`]).
+    /// HTTP/1.1, as WebSocket upgrades need.
     pub fn kubelet_client_tls_config(&self) -> Result<rustls::ClientConfig, String> {
-        let mut roots = rustls::RootCertStore::empty();
-        for c in rustls_pemfile::certs(&mut self.ca_cert_pem.as_bytes()) {
-            roots.add(c.map_err(|e| format!("reading CA: {e}"))?).map_err(|e| format!("CA: {e}"))?;
-        }
         let (certs, key) = cert_chain_and_key(&[&self.kubelet_client_cert_pem], &self.kubelet_client_key_pem, "kubelet client")?;
         let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+        let verifier = std::sync::Arc::new(crate::kubelet_server_cert::AnyKubeletCert(provider.clone()));
         let mut cfg = rustls::ClientConfig::builder_with_provider(provider)
             .with_safe_default_protocol_versions()
             .map_err(|e| e.to_string())?
-            .with_root_certificates(roots)
+            .dangerous()
+            .with_custom_certificate_verifier(verifier)
             .with_client_auth_cert(certs, key)
             .map_err(|e| format!("kubelet client certificate: {e}"))?;
         cfg.alpn_protocols = vec![b"http/1.1".to_vec()];

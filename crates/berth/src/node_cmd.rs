@@ -88,12 +88,23 @@ async fn run_agent(args: NodeArgs) -> Result<(), String> {
         return Err("berth node: a real node needs --state-dir and --pod-cidr (or use --simulated)".into());
     };
     let client = crate::sim_node::client(&args).await?;
+    let node_ip = match args.node_ip {
+        None => std::net::Ipv4Addr::LOCALHOST,
+        Some(std::net::IpAddr::V4(ip)) => ip,
+        Some(ip) => return Err(format!("--node-ip {ip}: real nodes support IPv4 only")),
+    };
+    let parse_cidr = |flag: &str, c: &str| berth_node::simulated::PodCidr::parse(c).map_err(|e| format!("{flag}: {e}"));
+    let cluster_cidr = args.cluster_cidr.as_deref().map(|c| parse_cidr("--cluster-cidr", c)).transpose()?;
     let cfg = berth_node::agent::AgentConfig {
         name: args.name.clone(),
         state_dir: absolute(state_dir),
         pod_cidr: berth_node::simulated::PodCidr::parse(pod_cidr).map_err(|e| format!("--pod-cidr: {e}"))?,
         exe: std::env::current_exe().map_err(|e| e.to_string())?,
         pki_dir: args.pki_dir.as_deref().map(absolute),
+        ca_file: args.ca_file.as_deref().map(absolute),
+        node_ip,
+        pod_routes: args.pod_routes,
+        cluster_cidr,
         lease_duration_seconds: args.node_lease_duration_seconds,
         auto_failover_after: args.auto_failover_after,
         cluster_dns: args.cluster_dns.clone(),

@@ -34,8 +34,10 @@ pub struct NodeArgs {
     /// The node's pod CIDR (spec.podCIDR); required unless the name is `sim-<i>`.
     #[arg(long)]
     pub pod_cidr: Option<String>,
-    /// The node's InternalIP as the API shows it (simulated nodes); required unless the name
-    /// is `sim-<i>`. A real agent always reports 127.0.0.1, where its kubelet API listens.
+    /// The node's address (kubelet's flag): published as its InternalIP. Simulated nodes:
+    /// required unless the name is `sim-<i>`. Real agents: the address other hosts and the
+    /// API server reach this host at; the kubelet API listens there and pods see it as their
+    /// hostIP. Default 127.0.0.1 (agents on the API server's host).
     #[arg(long)]
     pub node_ip: Option<IpAddr>,
     /// Where a real agent keeps its pods' state (PID files, logs, volumes).
@@ -60,6 +62,17 @@ pub struct NodeArgs {
     /// node's resolvers.
     #[arg(long, value_delimiter = ',', value_name = "IP")]
     pub cluster_dns: Vec<std::net::Ipv4Addr>,
+    /// host-gw pod networking (flannel's host-gw backend): route every other Node's
+    /// `spec.podCIDR` via its InternalIP (routes marked `proto 236 metric 236`, only those are
+    /// ever changed) and enable IPv4 forwarding in this network namespace. For agents on
+    /// different hosts of one LAN; agents sharing a host (`berth up --nodes N`) need none.
+    #[arg(long)]
+    pub pod_routes: bool,
+    /// The cluster's pod network (kube-proxy's and flannel's flag name): pod traffic to
+    /// addresses outside it is masqueraded to the host's address (nftables table
+    /// `berth-masq-<id>`, removed when the agent stops); pod-to-pod traffic is not.
+    #[arg(long, value_name = "CIDR")]
+    pub cluster_cidr: Option<String>,
     /// Also run the service proxy (nftables) for this host, matching traffic from this node's
     /// pod CIDR — for an agent on a host without `berth up`, which runs one for its own nodes.
     #[arg(long)]

@@ -6,8 +6,18 @@ use std::collections::BTreeMap;
 
 use k8s_openapi::api::core::v1::Pod;
 
-/// The node's address as the pod sees it (agents on one machine all use loopback).
-pub const HOST_IP: &str = "127.0.0.1";
+/// The node's address as the pod sees it (`--node-ip`; loopback for agents on the server's
+/// host). One agent per process, so a process-wide value set once at start is enough and
+/// spares threading it through every env/volume path.
+static HOST_IP: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+
+pub fn set_host_ip(ip: std::net::Ipv4Addr) {
+    let _ = HOST_IP.set(ip.to_string());
+}
+
+pub fn host_ip() -> &'static str {
+    HOST_IP.get().map(String::as_str).unwrap_or("127.0.0.1")
+}
 
 pub fn value(pod: &Pod, path: &str, pod_ip: &str) -> Result<String, String> {
     let m = &pod.metadata;
@@ -23,7 +33,7 @@ pub fn value(pod: &Pod, path: &str, pod_ip: &str) -> Result<String, String> {
         "metadata.annotations" => format_map(annotations),
         "spec.nodeName" => s.and_then(|s| s.node_name.clone()).unwrap_or_default(),
         "spec.serviceAccountName" => s.and_then(|s| s.service_account_name.clone()).unwrap_or_default(),
-        "status.hostIP" | "status.hostIPs" => HOST_IP.into(),
+        "status.hostIP" | "status.hostIPs" => host_ip().into(),
         // One address family per pod here, so podIPs is the podIP.
         "status.podIP" | "status.podIPs" => pod_ip.into(),
         _ => {

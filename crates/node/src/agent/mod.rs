@@ -11,6 +11,7 @@ mod etc_files;
 mod expand;
 mod fieldref;
 mod hooks;
+mod host_gw;
 mod launch;
 pub(crate) mod nfs;
 mod pods;
@@ -44,9 +45,20 @@ pub struct AgentConfig {
     pub pod_cidr: PodCidr,
     /// The `berth` binary, run as the sandbox holder and container shims.
     pub exe: PathBuf,
-    /// The cluster CA directory (`ca.crt`, `ca.key`) for the kubelet API's TLS; `None` serves
-    /// no kubelet API.
+    /// The cluster CA directory (`ca.crt`, `ca.key`) for the kubelet API's TLS (serving
+    /// certificate signed by the CA).
     pub pki_dir: Option<PathBuf>,
+    /// The cluster CA certificate alone (`--ca-file`), used without `pki_dir`: the kubelet API
+    /// then serves a self-signed certificate and still requires CA-signed client certificates.
+    /// Neither: no kubelet API.
+    pub ca_file: Option<PathBuf>,
+    /// `--node-ip`: the address the node is reached at, published as its InternalIP and the
+    /// pods' hostIP; the kubelet API listens there. 127.0.0.1 for agents on the server's host.
+    pub node_ip: Ipv4Addr,
+    /// `--pod-routes`: route other nodes' pod CIDRs via their InternalIPs (host-gw).
+    pub pod_routes: bool,
+    /// `--cluster-cidr`: masquerade pod traffic to addresses outside it.
+    pub cluster_cidr: Option<PodCidr>,
     /// The node Lease's duration in seconds (renewed every quarter of it).
     pub lease_duration_seconds: i32,
     /// Self-fencing period (`--auto-failover-after`), see `crate::process::fence`.
@@ -92,7 +104,7 @@ fn first_line_value(path: &str, key: &str) -> Option<String> {
 
 /// The Node this agent registers: the shared kubelet model with real capacity and system info.
 pub fn node_config(cfg: &AgentConfig, kubelet_port: u16) -> SimNodeConfig {
-    let mut n = SimNodeConfig::new(cfg.name.clone(), IpAddr::V4(Ipv4Addr::LOCALHOST), cfg.pod_cidr);
+    let mut n = SimNodeConfig::new(cfg.name.clone(), IpAddr::V4(cfg.node_ip), cfg.pod_cidr);
     n.simulated = false;
     n.runtime_scheme = "berth".into();
     n.kubelet_port = kubelet_port as i32;
@@ -119,21 +131,32 @@ pub async fn run(client: kube::Client, cfg: AgentConfig, shutdown: impl std::fut
     let bridge = net::bridge_name(&cfg.state_dir);
     let gateway = cfg.pod_cidr.gateway();
     net::ensure_bridge(&bridge, gateway, cfg.pod_cidr.prefix()).await?;
-    // The kubelet API (logs, exec) on loopback; its port is published in the Node, where the API
-    // server finds it (`status.daemonEndpoints.kubeletEndpoint.Port`).
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.map_err(|e| e.to_string())?;
+    fieldref::set_host_ip(cfg.node_ip);
+    // The kubelet API (logs, exec) on the node's address; its port is published in the Node,
+    // where the API server finds it (`status.daemonEndpoints.kubeletEndpoint.Port`).
+    let listener = tokio::net::TcpListener::bind((cfg.node_ip, 0)).await.map_err(|e| format!("kubelet API on {}: {e}", cfg.node_ip))?;
     let port = listener.local_addr().map_err(|e| e.to_string())?.port();
     let (stop_api, api_stopped) = tokio::sync::oneshot::channel::<()>();
-    match &cfg.pki_dir {
-        Some(pki) => {
-            let tls = Arc::new(crate::kubelet_api::tls::server_config(pki, &cfg.name)?);
+    let read = |p: &std::path::Path| std::fs::read_to_string(p).map_err(|e| format!("{}: {e}", p.display()));
+    let tls = match (&cfg.pki_dir, &cfg.ca_file) {
+        (Some(pki), _) => Some(crate::kubelet_api::tls::server_config_for(
+            &read(&pki.join("ca.crt"))?,
+            Some(&read(&pki.join("ca.key"))?),
+            &cfg.name,
+            &[IpAddr::V4(cfg.node_ip)],
+        )?),
+        (None, Some(ca)) => Some(crate::kubelet_api::tls::server_config_for(&read(ca)?, None, &cfg.name, &[IpAddr::V4(cfg.node_ip)])?),
+        (None, None) => None,
+    };
+    match tls {
+        Some(tls) => {
             let state_dir = cfg.state_dir.clone();
-            tokio::spawn(crate::kubelet_api::serve(listener, tls, state_dir, async move {
+            tokio::spawn(crate::kubelet_api::serve(listener, Arc::new(tls), state_dir, async move {
                 let _ = api_stopped.await;
             }));
         }
         None => {
-            tracing::warn!("no --pki-dir: the kubelet API (logs, exec) is not served");
+            tracing::warn!("no --pki-dir or --ca-file: the kubelet API (logs, exec) is not served");
             drop(listener);
         }
     }
@@ -154,7 +177,22 @@ pub async fn run(client: kube::Client, cfg: AgentConfig, shutdown: impl std::fut
             host: etc_files::host_resolv(),
         },
     });
+    // Network settings last, after everything that can fail: nothing to undo on an error.
+    if cfg.pod_routes {
+        host_gw::enable_forwarding()?;
+    }
+    let masq_table = crate::process::masq::table_name(&cfg.state_dir);
+    if let Some(cluster) = cfg.cluster_cidr {
+        crate::process::masq::install(&masq_table, cfg.pod_cidr, cluster).map_err(|e| format!("--cluster-cidr (masquerade): {e}"))?;
+    }
+    let routes = cfg.pod_routes.then(|| tokio::spawn(host_gw::run(client.clone(), cfg.name.clone(), cfg.node_ip, cfg.pod_cidr)));
     crate::simulated::runner::run_node(client, &node, pods::run(ctx), shutdown).await;
     let _ = stop_api.send(());
+    if let Some(r) = routes {
+        r.abort();
+    }
+    if cfg.cluster_cidr.is_some() {
+        crate::process::masq::remove(&masq_table);
+    }
     Ok(())
 }

@@ -103,8 +103,8 @@ pub fn pod_status(
     PodStatus {
         phase: Some(phase.into()),
         conditions: Some(conds),
-        host_ip: Some("127.0.0.1".into()),
-        host_ips: Some(vec![HostIP { ip: "127.0.0.1".into() }]),
+        host_ip: Some(super::fieldref::host_ip().into()),
+        host_ips: Some(vec![HostIP { ip: super::fieldref::host_ip().into() }]),
         pod_ip: pod_ip.clone().or(current.pod_ip.clone()),
         pod_ips: pod_ip.map(|ip| vec![PodIP { ip }]).or(current.pod_ips.clone()),
         start_time: Some(current.start_time.clone().unwrap_or_else(|| k8s_time(start_time))),
