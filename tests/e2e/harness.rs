@@ -67,6 +67,7 @@ impl Cluster {
             dir,
             extra: extra.iter().map(|s| s.to_string()).collect(),
             port: free_port(),
+            listen_ip: self.listen_ip.clone(),
             child: None,
             cache: tempfile::tempdir().unwrap(),
             command: "server",

@@ -11,6 +11,7 @@ mod durability;
 mod etcd;
 mod etcd_migrate;
 mod ha;
+mod ha_multi_host;
 mod real_node;
 mod real_node_config;
 mod service_net;

@@ -19,7 +19,7 @@ const LAN: &str = "10.254.0.0/24";
 const CLUSTER_CIDR: &str = "10.243.0.0/16";
 const STS: &str = "statefulset-kubia-v1";
 
-fn can_run() -> bool {
+pub(crate) fn can_run() -> bool {
     let root = std::process::Command::new("id").arg("-u").output().map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0").unwrap_or(false);
     let ip = std::process::Command::new("ip").arg("-V").output().is_ok();
     let nft = std::process::Command::new("nft").args(["list", "tables"]).output().map(|o| o.status.success()).unwrap_or(false);
@@ -29,41 +29,10 @@ fn can_run() -> bool {
     root && ip && nft
 }
 
-/// What the agents' network parts read beyond a kubelet's rights, as upstream's CNI daemons
-/// (flannel's ClusterRole: nodes) and kube-proxy (`system:node-proxier`: services,
-/// endpointslices) get it: nodes may list and watch all Nodes (NodeAuthorizer only lets
-/// them read their own), Services and EndpointSlices.
-const ROUTES_RBAC: &str = r#"apiVersion: v1
-kind: List
-items:
-  - apiVersion: rbac.authorization.k8s.io/v1
-    kind: ClusterRole
-    metadata:
-      name: berth:pod-routes
-    rules:
-      - apiGroups: [""]
-        resources: [nodes, services]
-        verbs: [get, list, watch]
-      - apiGroups: [discovery.k8s.io]
-        resources: [endpointslices]
-        verbs: [list, watch]
-  - apiVersion: rbac.authorization.k8s.io/v1
-    kind: ClusterRoleBinding
-    metadata:
-      name: berth:pod-routes
-    roleRef:
-      apiGroup: rbac.authorization.k8s.io
-      kind: ClusterRole
-      name: berth:pod-routes
-    subjects:
-      - apiGroup: rbac.authorization.k8s.io
-        kind: Group
-        name: system:nodes
-"#;
 
 /// The walkthrough's headless Service, named as the set's `serviceName` so pods get per-pod
 /// DNS names.
-const SERVICE: &str = "apiVersion: v1\nkind: Service\nmetadata:\n  name: statefulset-kubia-v1\nspec:\n  clusterIP: None\n  selector:\n    app: statefulset-kubia\n  ports:\n    - name: http\n      port: 80\n      targetPort: 8080\n";
+pub(crate) const SERVICE: &str = "apiVersion: v1\nkind: Service\nmetadata:\n  name: statefulset-kubia-v1\nspec:\n  clusterIP: None\n  selector:\n    app: statefulset-kubia\n  ports:\n    - name: http\n      port: 80\n      targetPort: 8080\n";
 
 /// A ClusterIP Service over the set (each host's `berth node --proxy` programs it).
 const PUBLIC: &str = "apiVersion: v1\nkind: Service\nmetadata:\n  name: kubia-public\nspec:\n  selector:\n    app: statefulset-kubia\n  ports:\n    - name: http\n      port: 80\n      targetPort: 8080\n";
@@ -73,7 +42,7 @@ const PUBLIC: &str = "apiVersion: v1\nkind: Service\nmetadata:\n  name: kubia-pu
 const HOST_C: &str = "apiVersion: v1\nkind: Node\nmetadata:\n  name: host-c\nspec:\n  podCIDR: 10.243.3.0/24\n  taints:\n    - key: example.com/no-agent\n      effect: NoSchedule\n";
 
 /// Two hostPath PVs of the walkthrough's class (the walkthrough's NFS server does not exist here).
-fn pvs(dir: &std::path::Path) -> String {
+pub(crate) fn pvs(dir: &std::path::Path) -> String {
     let mut out = String::from("apiVersion: v1\nkind: List\nitems:\n");
     for i in 1..=2 {
         out.push_str(&format!(
@@ -85,7 +54,7 @@ fn pvs(dir: &std::path::Path) -> String {
 }
 
 /// The walkthrough's StatefulSet with 2 replicas that may not share a host.
-fn statefulset() -> String {
+pub(crate) fn statefulset() -> String {
     manifests::statefulset("luksa/kubia-pet").replace("replicas: 3", "replicas: 2").replace(
         "    spec:\n      containers:\n",
         "    spec:\n      affinity:\n        podAntiAffinity:\n          requiredDuringSchedulingIgnoredDuringExecution:\n            - labelSelector:\n                matchLabels:\n                  app: statefulset-kubia\n              topologyKey: kubernetes.io/hostname\n      containers:\n",
@@ -93,7 +62,7 @@ fn statefulset() -> String {
 }
 
 /// `berth up` stopped with SIGTERM even when the test fails; dropped after the agents.
-struct Teardown(Cluster);
+pub(crate) struct Teardown(pub Cluster);
 
 impl Drop for Teardown {
     fn drop(&mut self) {
@@ -101,7 +70,7 @@ impl Drop for Teardown {
     }
 }
 
-fn running_on(c: &Cluster, node: &str) -> Option<(String, String)> {
+pub(crate) fn running_on(c: &Cluster, node: &str) -> Option<(String, String)> {
     let pods = c.json(&["get", "pods"]);
     pods["items"].as_array()?.iter().find_map(|p| {
         let ready = p["status"]["conditions"].as_array().is_some_and(|cs| cs.iter().any(|c| c["type"] == "Ready" && c["status"] == "True"));
@@ -120,7 +89,8 @@ fn statefulset_pods_on_two_hosts_reach_each_other() {
     let gw = hosts.gateway.to_string();
     let c = Teardown(Cluster::start_listening(&gw, &["--cluster-dns", &format!("{gw}:53")]));
     let c = &c.0;
-    c.ok(&["apply", "-f", &c.manifest("rbac.yaml", ROUTES_RBAC)]);
+    // No RBAC of the test's own: the bootstrap binding berth:node-proxier lets the agents
+    // read Nodes, Services and EndpointSlices.
     let server = format!("https://{gw}:{}", c.port);
     let data = c.dir.path();
     let flags = ["--cluster-dns", &gw, "--cluster-cidr", CLUSTER_CIDR, "--pod-routes", "--proxy"];

@@ -67,6 +67,18 @@ pub fn cluster_roles() -> Vec<Value> {
             ],
         ),
         cluster_role("system:public-info-viewer", &[], vec![urls(&["get"], &["/livez", "/readyz", "/healthz", "/version", "/version/"])]),
+        // Upstream's kube-proxy role; berth's node agents are their hosts' service proxy
+        // (`--proxy`) and route programmer (`--pod-routes`), so nodes get it (see below).
+        cluster_role(
+            "system:node-proxier",
+            &[],
+            vec![
+                rule(&["list", "watch"], &[""], &["endpoints", "services"]),
+                rule(&["get", "list", "watch"], &[""], &["nodes"]),
+                rule(&["create", "patch", "update"], &["", "events.k8s.io"], &["events"]),
+                rule(&["list", "watch"], &["discovery.k8s.io"], &["endpointslices"]),
+            ],
+        ),
         aggregated("admin", &[], TO_ADMIN),
         aggregated("edit", &[(TO_ADMIN, "true")], TO_EDIT),
         aggregated("view", &[(TO_EDIT, "true")], TO_VIEW),
@@ -114,6 +126,10 @@ pub fn cluster_role_bindings() -> Vec<Value> {
         binding("system:discovery", "system:discovery", &[AUTHENTICATED]),
         binding("system:basic-user", "system:basic-user", &[AUTHENTICATED]),
         binding("system:public-info-viewer", "system:public-info-viewer", &[AUTHENTICATED, UNAUTHENTICATED]),
+        // Upstream binds system:node-proxier to the user system:kube-proxy; a berth node agent
+        // plays kube-proxy and the CNI daemon (flannel's role also lists every Node) with its
+        // node credentials.
+        binding("berth:node-proxier", "system:node-proxier", &["system:nodes"]),
     ]
 }
 
