@@ -1,6 +1,6 @@
 //! berth on etcd: `berth up --etcd-endpoints` against a throwaway etcd runs the walkthrough's
 //! StatefulSet; while etcd is gone kubectl gets a clear 503 Status instead of hanging, and when
-//! it is back berth serves again without a restart.
+//! it is back berth serves again without a restart, and no write it acknowledged is lost.
 
 use std::time::Duration;
 
@@ -37,7 +37,29 @@ fn statefulset_runs_on_etcd_and_a_lost_etcd_is_a_503() {
     let rv = c.ok(&["get", "sts", "statefulset-kubia-v1", "-o", "jsonpath={.metadata.resourceVersion}"]);
     assert!(rv.parse::<i64>().unwrap() >= sts.mod_revision, "{rv} vs {}", sts.mod_revision);
 
-    etcd.kill();
+    // Writes race etcd's death: every create kubectl saw acknowledged must survive it.
+    let stop = std::sync::atomic::AtomicBool::new(false);
+    let acknowledged = std::thread::scope(|scope| {
+        let writer = scope.spawn(|| {
+            let mut acked = Vec::new();
+            for i in 0.. {
+                if stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    break;
+                }
+                let name = format!("ack-{i}");
+                if c.kubectl(&["create", "configmap", &name, "--from-literal=i=x", "--request-timeout=10s"]).status.success() {
+                    acked.push(name);
+                }
+            }
+            acked
+        });
+        std::thread::sleep(Duration::from_millis(1500));
+        etcd.kill();
+        std::thread::sleep(Duration::from_millis(1500));
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        writer.join().unwrap()
+    });
+    assert!(!acknowledged.is_empty(), "no create succeeded before etcd died");
     // kubectl's verbose log shows the response code; its error line shows the Status message.
     for args in [&["create", "configmap", "after-etcd", "--from-literal=a=b", "-v=6"][..], &["get", "pods", "-v=6"]] {
         let err = c.fails(args);
@@ -50,4 +72,8 @@ fn statefulset_runs_on_etcd_and_a_lost_etcd_is_a_503() {
     assert!(eventually(Duration::from_secs(60), || c.kubectl(&["create", "configmap", "after-etcd", "--from-literal=a=b"]).status.success()));
     let pods = c.ok(&["get", "pods"]);
     assert_eq!(pods.matches("Running").count(), 3, "{pods}");
+    let stored = c.ok(&["get", "configmaps", "-o", "name"]);
+    for name in &acknowledged {
+        assert!(stored.contains(&format!("configmap/{name}\n")), "acknowledged {name} was lost: {stored}");
+    }
 }
