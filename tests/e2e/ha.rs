@@ -64,6 +64,11 @@ fn two_servers_on_one_etcd_share_state_and_hand_over_leadership() {
     let mut flags = vec!["--etcd-endpoints", etcd.endpoint(), "--simulated-nodes", "0"];
     flags.extend(ELECTION);
     let mut a = Cluster::start_with(&flags);
+    // The node's token is minted before `b` copies `a`'s credentials, so both servers know it.
+    let token = Command::new(env!("CARGO_BIN_EXE_berth")).args(["token", "node", "ha-node", "--data-dir"]).arg(a.dir.path()).output().unwrap();
+    assert!(token.status.success(), "{}", String::from_utf8_lossy(&token.stderr));
+    let token_file = a.dir.path().join("ha-node.token");
+    std::fs::write(&token_file, &token.stdout).unwrap();
     let b = a.join(&flags);
 
     // `a` started first and leads both groups; `b` campaigns without taking over.
@@ -100,11 +105,16 @@ fn two_servers_on_one_etcd_share_state_and_hand_over_leadership() {
     assert!(err.contains("the object has been modified; please apply your changes to the latest version and try again"), "{err}");
     assert_eq!(a.ok(&["get", "configmap", "shared", "-o", "jsonpath={.data.k}"]), "2");
 
-    // A node (its own process, talking to `b`), and the walkthrough's StatefulSet through `a`.
-    let kubeconfig_b = b.kubeconfig().to_string_lossy().to_string();
+    // A node (its own process) given both servers, `a` first; and the walkthrough's
+    // StatefulSet through `a`.
+    let servers = format!("https://127.0.0.1:{},https://127.0.0.1:{}", a.port, b.port);
     let _node = Killed(
         Command::new(env!("CARGO_BIN_EXE_berth"))
-            .args(["node", "--simulated", "--name", "ha-node", "--kubeconfig", &kubeconfig_b, "--pod-cidr", "10.244.60.0/24", "--node-ip", "10.250.0.60"])
+            .args(["node", "--simulated", "--name", "ha-node", "--server", &servers, "--token-file"])
+            .arg(&token_file)
+            .arg("--ca-file")
+            .arg(a.dir.path().join("pki/ca.crt"))
+            .args(["--pod-cidr", "10.244.60.0/24", "--node-ip", "10.250.0.60", "--node-lease-duration-seconds", "4"])
             .stdout(Stdio::null())
             .stderr(Stdio::inherit())
             .spawn()
@@ -135,6 +145,10 @@ fn two_servers_on_one_etcd_share_state_and_hand_over_leadership() {
     );
     let lease = b.json(&["get", "lease", "kube-controller-manager", "-n", "kube-system"]);
     assert_eq!(lease["spec"]["leaseTransitions"], 1, "{lease}");
+    // The node moved to `b` too: its heartbeat Lease keeps being renewed (every second).
+    let renewed = || b.ok(&["get", "lease", "ha-node", "-n", "kube-node-lease", "-o", "jsonpath={.spec.renewTime}"]);
+    let before = renewed();
+    assert!(eventually(Duration::from_secs(15), || renewed() != before), "the node stopped renewing after its server died");
     let events = b.ok(&["get", "events", "-n", "kube-system"]);
     assert!(events.contains(&format!("{} became leader", holder(&b, "kube-scheduler"))), "{events}");
 

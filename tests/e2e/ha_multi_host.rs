@@ -1,9 +1,10 @@
 //! Issue #8's whole picture: one etcd, two `berth server` processes, two node agents on two
 //! simulated hosts (network namespaces on a test LAN). The walkthrough's StatefulSet runs
 //! with a pod on each host; the pod on host A reaches the pod on host B by IP and by DNS name;
-//! kubectl pointed at either server sees the same state; killing the leading server moves
-//! controller leadership and the cluster keeps reconciling (a pod deleted afterwards is
-//! recreated and runs). Needs root, iproute2, nft and etcd.
+//! kubectl pointed at either server sees the same state; killing the leading server (the one
+//! the agents talk to first) moves controller leadership, the agents move to the other server,
+//! and the cluster keeps reconciling (a pod deleted afterwards is recreated and runs on its
+//! host). Needs root, iproute2, nft and etcd.
 
 use std::time::Duration;
 
@@ -42,6 +43,11 @@ fn two_servers_two_hosts_one_etcd() {
     let mut common = vec!["--etcd-endpoints", etcd.endpoint()];
     common.extend(ELECTION);
     let mut a = Teardown(Cluster::start_listening(&gw, &common));
+    // Node tokens minted before B copies A's credentials, so both servers accept them.
+    for node in ["host-a", "host-b"] {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_berth")).args(["token", "node", node, "--data-dir"]).arg(a.0.dir.path()).output().unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    }
     // The cluster DNS the pods use runs in the server that stays (both could serve it, but
     // only one can hold <gateway>:53).
     let dns = format!("{gw}:53");
@@ -49,11 +55,11 @@ fn two_servers_two_hosts_one_etcd() {
     let b = Teardown(a.0.join(&b_flags));
     let (a_ref, b) = (&a.0, &b.0);
 
-    // The agents join through server B (minting their tokens there).
-    let server_b = format!("https://{gw}:{}", b.port);
+    // The agents are given both servers, A first: they move to B when A dies.
+    let servers = format!("https://{gw}:{},https://{gw}:{}", a_ref.port, b.port);
     let flags = ["--cluster-dns", &gw, "--cluster-cidr", CLUSTER_CIDR, "--pod-routes"];
-    let _host_a = NodeAgent::start(&hosts, 0, "host-a", b.dir.path(), &server_b, "10.242.1.0/24", &flags);
-    let _host_b = NodeAgent::start(&hosts, 1, "host-b", b.dir.path(), &server_b, "10.242.2.0/24", &flags);
+    let _host_a = NodeAgent::start(&hosts, 0, "host-a", b.dir.path(), &servers, "10.242.1.0/24", &flags);
+    let _host_b = NodeAgent::start(&hosts, 1, "host-b", b.dir.path(), &servers, "10.242.2.0/24", &flags);
 
     let leader = holder(b);
     assert!(!leader.is_empty(), "{}", b.ok(&["get", "leases", "-A"]));

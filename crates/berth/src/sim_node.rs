@@ -22,7 +22,9 @@ pub struct NodeArgs {
     /// Kubeconfig to reach the API server with (e.g. the `kubeconfig.yaml` `berth up` wrote).
     #[arg(long, conflicts_with_all = ["server", "token_file"])]
     pub kubeconfig: Option<PathBuf>,
-    /// API server URL, e.g. https://127.0.0.1:6443 (with --token-file).
+    /// API server URL, e.g. https://127.0.0.1:6443 (with --token-file). Several servers of one
+    /// cluster, comma-separated (with --ca-file): the agent uses one and moves to the next when
+    /// it cannot be reached (what a load balancer in front of upstream's servers does).
     #[arg(long, requires = "token_file")]
     pub server: Option<String>,
     /// File holding the bearer token.
@@ -126,8 +128,15 @@ pub async fn client(args: &NodeArgs) -> Result<kube::Client, String> {
     let read = |p: &PathBuf| std::fs::read_to_string(p).map_err(|e| format!("reading {}: {e}", p.display()));
     let token = read(token_file)?.trim().to_string();
     match &args.ca_file {
-        Some(ca) => berth_runtime::connect(&berth_runtime::ClusterAccess { url: url.clone(), ca_pem: read(ca)?, token })
-            .map_err(|e| e.to_string()),
+        Some(ca) => {
+            let ca_pem = read(ca)?;
+            let servers: Vec<berth_runtime::ClusterAccess> = url
+                .split(',')
+                .map(|u| berth_runtime::ClusterAccess { url: u.trim().to_string(), ca_pem: ca_pem.clone(), token: token.clone() })
+                .collect();
+            berth_runtime::connect_any(&servers).map_err(|e| e.to_string())
+        }
+        None if url.contains(',') => Err("--server: several servers need --ca-file".into()),
         None => {
             let uri = url.parse().map_err(|_| format!("--server: invalid URL {url:?}"))?;
             let mut config = kube::Config::new(uri);

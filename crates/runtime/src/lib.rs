@@ -4,11 +4,13 @@
 
 pub mod cache;
 mod events;
+mod failover;
 pub mod leader;
 pub mod queue;
 
 pub use cache::{revision_of, Change, Informer};
 pub use events::{reference, EventRecorder, EventType};
+pub use failover::connect_any;
 pub use queue::WorkQueue;
 
 /// Where and how a component reaches the API server.
