@@ -11,7 +11,7 @@ use std::time::Duration;
 use berth_store::etcd::testing::EtcdServer;
 
 use crate::harness::{eventually, Cluster};
-use crate::multi_host::{can_run, pvs, running_on, statefulset, Teardown, SERVICE};
+use crate::multi_host::{can_run, pvs, running_on, statefulset, wait_running_on, Teardown, SERVICE};
 use crate::netns_hosts::{NetnsHosts, NodeAgent};
 
 /// This test's own ranges: no other test uses them.
@@ -70,17 +70,8 @@ fn two_servers_two_hosts_one_etcd() {
     a_ref.ok(&["apply", "-f", &a_ref.manifest("pvs.yaml", &pvs(&data.join("pvs")))]);
     a_ref.ok(&["apply", "-f", &a_ref.manifest("svc.yaml", SERVICE)]);
     a_ref.ok(&["apply", "-f", &a_ref.manifest("sts.yaml", &statefulset())]);
-    let on = |c: &Cluster, node: &str| {
-        let mut found = None;
-        let ok = eventually(Duration::from_secs(120), || {
-            found = running_on(c, node);
-            found.is_some()
-        });
-        assert!(ok, "no Ready pod on {node}: {}", c.ok(&["get", "pods,nodes", "-o", "wide"]));
-        found.unwrap()
-    };
-    let (pod_a, _) = on(b, "host-a");
-    let (pod_b, ip_b) = on(b, "host-b");
+    let (pod_a, _) = wait_running_on(b, "host-a");
+    let (pod_b, ip_b) = wait_running_on(b, "host-b");
 
     // A → B by pod IP and by B's per-pod DNS name.
     let expected = format!("You've hit {pod_b}\n");

@@ -70,6 +70,17 @@ impl Drop for Teardown {
     }
 }
 
+/// Wait (up to 2 minutes) for a Ready pod on `node`: its name and IP.
+pub(crate) fn wait_running_on(c: &Cluster, node: &str) -> (String, String) {
+    let mut found = None;
+    let ok = eventually(Duration::from_secs(120), || {
+        found = running_on(c, node);
+        found.is_some()
+    });
+    assert!(ok, "no Ready pod on {node}: {}", c.ok(&["get", "pods,nodes", "-o", "wide"]));
+    found.expect("checked above")
+}
+
 pub(crate) fn running_on(c: &Cluster, node: &str) -> Option<(String, String)> {
     let pods = c.json(&["get", "pods"]);
     pods["items"].as_array()?.iter().find_map(|p| {
@@ -129,17 +140,8 @@ fn statefulset_pods_on_two_hosts_reach_each_other() {
     c.ok(&["apply", "-f", &c.manifest("svc.yaml", SERVICE)]);
     c.ok(&["apply", "-f", &c.manifest("public.yaml", PUBLIC)]);
     c.ok(&["apply", "-f", &c.manifest("sts.yaml", &statefulset())]);
-    let on = |node: &str| {
-        let mut found = None;
-        let ok = eventually(Duration::from_secs(120), || {
-            found = running_on(c, node);
-            found.is_some()
-        });
-        assert!(ok, "no Ready pod on {node}: {}", c.ok(&["get", "pods", "-o", "wide"]));
-        found.unwrap()
-    };
-    let (pod_a, ip_a) = on("host-a");
-    let (pod_b, ip_b) = on("host-b");
+    let (pod_a, ip_a) = wait_running_on(c, "host-a");
+    let (pod_b, ip_b) = wait_running_on(c, "host-b");
     assert!(ip_a.starts_with("10.243.1.") && ip_b.starts_with("10.243.2."), "{ip_a} {ip_b}");
 
     // A → B by pod IP, and by B's per-pod DNS name (the cluster DNS is on the server host).

@@ -4,7 +4,8 @@
 //! check would lock out every agent that joined from another host. The connection still
 //! authenticates the API server to the kubelet (the kubelet requires the CA-signed client
 //! certificate), and the handshake signatures are verified as usual: only the server
-//! certificate's chain is not.
+//! certificate's chain is not. Pod and service proxying to HTTPS ports (`rest/forward.rs`)
+//! uses the same verifier: upstream does not verify pods' certificates either.
 
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::crypto::{verify_tls12_signature, verify_tls13_signature, CryptoProvider};
@@ -12,9 +13,9 @@ use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::{DigitallySignedStruct, SignatureScheme};
 
 #[derive(Debug)]
-pub struct AnyKubeletCert(pub std::sync::Arc<CryptoProvider>);
+pub struct AnyServerCert(pub std::sync::Arc<CryptoProvider>);
 
-impl ServerCertVerifier for AnyKubeletCert {
+impl ServerCertVerifier for AnyServerCert {
     fn verify_server_cert(
         &self,
         _end_entity: &CertificateDer<'_>,

@@ -213,7 +213,7 @@ impl Pki {
     pub fn kubelet_client_tls_config(&self) -> Result<rustls::ClientConfig, String> {
         let (certs, key) = cert_chain_and_key(&[&self.kubelet_client_cert_pem], &self.kubelet_client_key_pem, "kubelet client")?;
         let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
-        let verifier = std::sync::Arc::new(crate::kubelet_server_cert::AnyKubeletCert(provider.clone()));
+        let verifier = std::sync::Arc::new(crate::kubelet_server_cert::AnyServerCert(provider.clone()));
         let mut cfg = rustls::ClientConfig::builder_with_provider(provider)
             .with_safe_default_protocol_versions()
             .map_err(|e| e.to_string())?
