@@ -98,7 +98,8 @@ fn statefulset_pods_on_two_hosts_reach_each_other() {
     // Declared in this order so they drop in reverse: agents, then `berth up`, then the hosts.
     let hosts = NetnsHosts::create("bhg", LAN, 2);
     let gw = hosts.gateway.to_string();
-    let c = Teardown(Cluster::start_listening(&gw, &["--cluster-dns", &format!("{gw}:53")]));
+    // `--pod-routes` on the server host too: the API server reaches pods on both hosts.
+    let c = Teardown(Cluster::start_listening(&gw, &["--cluster-dns", &format!("{gw}:53"), "--pod-routes"]));
     let c = &c.0;
     // No RBAC of the test's own: the bootstrap binding berth:node-proxier lets the agents
     // read Nodes, Services and EndpointSlices.
@@ -177,6 +178,10 @@ fn statefulset_pods_on_two_hosts_reach_each_other() {
     let logs = c.ok(&["logs", &pod_b]);
     assert!(logs.contains("Kubia server starting..."), "{logs}");
     assert_eq!(c.ok(&["exec", &pod_b, "--", "cat", "/etc/hostname"]).trim(), pod_b);
+    // The walkthrough's `kubectl proxy` step: the API server proxies to B's pod through its
+    // host-gw route.
+    let proxied = c.ok(&["get", "--raw", &format!("/api/v1/namespaces/default/pods/{pod_b}/proxy/")]);
+    assert!(proxied.starts_with(&expected), "{proxied}");
     let host_ip = c.json(&["get", "pod", &pod_b])["status"]["hostIP"].as_str().unwrap_or_default().to_string();
     assert_eq!(host_ip, "10.254.0.3");
     eprintln!("multi_host: {pod_a} ({ip_a}) on host-a reached {pod_b} ({ip_b}) on host-b by IP and name");

@@ -123,6 +123,12 @@ struct ServerArgs {
     /// between the node and the control plane plus the watchdog's reaction time.
     #[arg(long, default_value = "10s", value_name = "DURATION", value_parser = go_duration)]
     auto_failover_margin: Duration,
+    /// Route every node's pod CIDR via its InternalIP on this host too (host-gw, as
+    /// `berth node --pod-routes` does on node hosts), so the API server reaches pods on other
+    /// hosts for `pods/proxy` and `services/proxy` (the walkthrough's `kubectl proxy` step).
+    /// Needs root; routes carry `proto 236`.
+    #[arg(long)]
+    pod_routes: bool,
     /// Run the controllers and the scheduler only while this process holds their Leases
     /// (`kube-system/kube-controller-manager`, `kube-system/kube-scheduler`), so that several
     /// `berth server` processes on one etcd run each of them exactly once. Default: on with
@@ -270,6 +276,13 @@ async fn run_control_plane(args: ServerArgs) -> Result<(), String> {
     let mut controllers = start_simulated_nodes(&client, &args).await?;
     let (tasks, dns_handler) = start_service_networking(&server, &args, &data_dir).await?;
     controllers.extend(tasks);
+    if args.pod_routes {
+        let self_ip = match args.listen.ip() {
+            std::net::IpAddr::V4(ip) if !ip.is_loopback() => ip,
+            _ => std::net::Ipv4Addr::UNSPECIFIED,
+        };
+        controllers.push(tokio::spawn(berth_node::agent::host_gw::run(client.clone(), String::new(), self_ip, None)));
+    }
     let pod_net = start_pod_network(&server, &args, &data_dir, dns_handler).await?;
     if let Some(ip) = pod_net.dns_ip {
         serve_pods(&server, ip).await;

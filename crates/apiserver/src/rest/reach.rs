@@ -2,18 +2,23 @@
 //! on this machine. Simulated nodes publish made-up addresses (10.250.x.y, pods in
 //! 10.244.0.0/14) that no interface here owns; dialing them would send packets to the default
 //! gateway. So an address is dialed only if it is loopback, or the most specific IPv4 route
-//! to it (main table, `/proc/net/route`) is a directly connected one — no gateway.
+//! to it (main table, `/proc/net/route`) is a directly connected one — no gateway — or one
+//! of berth's own host-gw routes to another node's pods (metric [`HOST_GW_METRIC`], set by
+//! `--pod-routes`), whose gateway is a node on the same LAN.
 
 use std::net::{IpAddr, Ipv4Addr};
 
 const RTF_UP: u32 = 0x1;
 const RTF_GATEWAY: u32 = 0x2;
+/// The metric berth's host-gw routes carry (`berth_node::process::routes`).
+const HOST_GW_METRIC: u32 = 236;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct Route {
     dest: Ipv4Addr,
     mask: Ipv4Addr,
     flags: u32,
+    metric: u32,
 }
 
 /// `/proc/net/route` prints addresses as the hex of the in-memory (network order) u32.
@@ -27,7 +32,12 @@ fn parse_routes(table: &str) -> Vec<Route> {
         .skip(1)
         .filter_map(|l| {
             let f: Vec<&str> = l.split_whitespace().collect();
-            Some(Route { dest: hex_addr(f.get(1)?)?, flags: u32::from_str_radix(f.get(3)?, 16).ok()?, mask: hex_addr(f.get(7)?)? })
+            Some(Route {
+                dest: hex_addr(f.get(1)?)?,
+                flags: u32::from_str_radix(f.get(3)?, 16).ok()?,
+                metric: f.get(6)?.parse().ok()?,
+                mask: hex_addr(f.get(7)?)?,
+            })
         })
         .collect()
 }
@@ -46,6 +56,7 @@ pub fn refusal(ip: IpAddr, route_table: &str) -> Option<String> {
         .max_by_key(|r| u32::from(r.mask).count_ones());
     match best {
         Some(r) if r.flags & RTF_GATEWAY == 0 => None,
+        Some(r) if r.metric == HOST_GW_METRIC && u32::from(r.mask) != 0 => None,
         Some(_) => Some(format!("{ip} is reached through a gateway, off this machine")),
         None => Some(format!("no route to {ip}")),
     }
@@ -81,5 +92,11 @@ berth0\t0000F40A\t00000000\t0001\t0\t0\t0\t0000FFFF\t0\t0\t0\n";
         assert!(refusal(ip("10.250.0.1"), TABLE).unwrap().contains("gateway"));
         assert!(refusal(ip("10.250.0.1"), "").is_some());
         assert!(refusal(ip("fd00::1"), TABLE).is_some());
+        // another host's pods through berth's host-gw route (10.243.2.0/24 via 192.168.20.3, metric 236)
+        let host_gw = format!("{TABLE}eth0\t0002F30A\t0314A8C0\t0003\t0\t0\t236\t00FFFFFF\t0\t0\t0\n");
+        assert_eq!(refusal(ip("10.243.2.9"), &host_gw), None);
+        // the same route without berth's mark is someone else's gateway
+        let foreign = host_gw.replace("\t236\t", "\t0\t");
+        assert!(refusal(ip("10.243.2.9"), &foreign).unwrap().contains("gateway"));
     }
 }

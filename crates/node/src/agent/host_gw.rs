@@ -42,7 +42,8 @@ pub fn enable_forwarding() -> Result<(), String> {
 
 /// Run until dropped (the agent aborts the task on shutdown). Routes stay when it ends: pods
 /// outlive the agent, and a restarted agent picks its own routes up again by their marks.
-pub async fn run(client: kube::Client, self_name: String, self_ip: Ipv4Addr, own: PodCidr) {
+/// `own`: this host's pod CIDR, if it runs pods (`berth server --pod-routes` runs none).
+pub async fn run(client: kube::Client, self_name: String, self_ip: Ipv4Addr, own: Option<PodCidr>) {
     let api: Api<Node> = Api::all(client);
     let mut events = watcher(api, watcher::Config::default()).default_backoff().boxed();
     let mut nodes: BTreeMap<String, PeerNode> = BTreeMap::new();

@@ -11,7 +11,7 @@ mod etc_files;
 mod expand;
 mod fieldref;
 mod hooks;
-mod host_gw;
+pub mod host_gw;
 mod launch;
 pub(crate) mod nfs;
 mod pods;
@@ -185,7 +185,7 @@ pub async fn run(client: kube::Client, cfg: AgentConfig, shutdown: impl std::fut
     if let Some(cluster) = cfg.cluster_cidr {
         crate::process::masq::install(&masq_table, cfg.pod_cidr, cluster).map_err(|e| format!("--cluster-cidr (masquerade): {e}"))?;
     }
-    let routes = cfg.pod_routes.then(|| tokio::spawn(host_gw::run(client.clone(), cfg.name.clone(), cfg.node_ip, cfg.pod_cidr)));
+    let routes = cfg.pod_routes.then(|| tokio::spawn(host_gw::run(client.clone(), cfg.name.clone(), cfg.node_ip, Some(cfg.pod_cidr))));
     crate::simulated::runner::run_node(client, &node, pods::run(ctx), shutdown).await;
     let _ = stop_api.send(());
     if let Some(r) = routes {

@@ -41,7 +41,7 @@ pub struct Route {
 /// IPv4 InternalIP, loopback/unspecified next hops (agents on the server's host that reach
 /// nobody else), and CIDRs overlapping our own. When two nodes claim one CIDR the first by
 /// name wins, so every agent decides the same.
-pub fn desired(nodes: &[PeerNode], self_name: &str, self_ip: Ipv4Addr, own: PodCidr) -> BTreeMap<String, Ipv4Addr> {
+pub fn desired(nodes: &[PeerNode], self_name: &str, self_ip: Ipv4Addr, own: Option<PodCidr>) -> BTreeMap<String, Ipv4Addr> {
     let mut sorted: Vec<&PeerNode> = nodes.iter().collect();
     sorted.sort_by(|a, b| a.name.cmp(&b.name));
     let mut out = BTreeMap::new();
@@ -51,7 +51,7 @@ pub fn desired(nodes: &[PeerNode], self_name: &str, self_ip: Ipv4Addr, own: PodC
             continue;
         }
         let Ok(cidr) = PodCidr::parse(cidr) else { continue };
-        if overlaps(cidr, own) {
+        if own.is_some_and(|own| overlaps(cidr, own)) {
             continue;
         }
         out.entry(cidr.to_string()).or_insert(via);
@@ -146,7 +146,7 @@ mod tests {
             node("overlap", Some("10.243.0.0/16"), Some("10.254.0.8")),
             node("z-dup", Some("10.243.2.0/24"), Some("10.254.0.9")),
         ];
-        let want = desired(&nodes, "host-a", me, own);
+        let want = desired(&nodes, "host-a", me, Some(own));
         let got: Vec<(String, String)> = want.iter().map(|(d, v)| (d.clone(), v.to_string())).collect();
         assert_eq!(got, [("10.243.2.0/24".to_string(), "10.254.0.3".to_string()), ("10.243.3.0/24".into(), "10.254.0.4".into())]);
     }
