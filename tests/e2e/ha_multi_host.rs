@@ -55,6 +55,9 @@ fn two_servers_two_hosts_one_etcd() {
     let b = Teardown(a.0.join(&b_flags));
     let (a_ref, b) = (&a.0, &b.0);
 
+    // What the agents' network parts read beyond a kubelet's rights (all Nodes, Services,
+    // EndpointSlices): upstream's kube-proxy role, granted to the nodes explicitly.
+    b.ok(&["create", "clusterrolebinding", "berth:node-proxier", "--clusterrole=system:node-proxier", "--group=system:nodes"]);
     // The agents are given both servers, A first: they move to B when A dies.
     let servers = format!("https://{gw}:{},https://{gw}:{}", a_ref.port, b.port);
     let flags = ["--cluster-dns", &gw, "--cluster-cidr", CLUSTER_CIDR, "--pod-routes"];

@@ -101,8 +101,9 @@ fn statefulset_pods_on_two_hosts_reach_each_other() {
     // `--pod-routes` on the server host too: the API server reaches pods on both hosts.
     let c = Teardown(Cluster::start_listening(&gw, &["--cluster-dns", &format!("{gw}:53"), "--pod-routes"]));
     let c = &c.0;
-    // No RBAC of the test's own: the bootstrap binding berth:node-proxier lets the agents
-    // read Nodes, Services and EndpointSlices.
+    // What the agents' network parts read beyond a kubelet's rights (all Nodes, Services,
+    // EndpointSlices): upstream's kube-proxy role, granted to the nodes explicitly.
+    c.ok(&["create", "clusterrolebinding", "berth:node-proxier", "--clusterrole=system:node-proxier", "--group=system:nodes"]);
     let server = format!("https://{gw}:{}", c.port);
     let data = c.dir.path();
     let flags = ["--cluster-dns", &gw, "--cluster-cidr", CLUSTER_CIDR, "--pod-routes", "--proxy"];

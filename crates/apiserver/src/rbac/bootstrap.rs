@@ -67,8 +67,8 @@ pub fn cluster_roles() -> Vec<Value> {
             ],
         ),
         cluster_role("system:public-info-viewer", &[], vec![urls(&["get"], &["/livez", "/readyz", "/healthz", "/version", "/version/"])]),
-        // Upstream's kube-proxy role; berth's node agents are their hosts' service proxy
-        // (`--proxy`) and route programmer (`--pod-routes`), so nodes get it (see below).
+        // Upstream's kube-proxy role (also what berth's agents need for `--proxy` and
+        // `--pod-routes`; see `user_binding`).
         cluster_role(
             "system:node-proxier",
             &[],
@@ -120,16 +120,21 @@ fn binding(name: &str, role: &str, groups: &[&str]) -> Value {
         "roleRef": {"apiGroup": GROUP, "kind": "ClusterRole", "name": role}, "subjects": subjects})
 }
 
+/// As upstream, for kube-proxy's identity. berth's node agents run the proxy (`--proxy`) and
+/// the host-gw routes with their node credentials, which the Node authorizer keeps to their
+/// own Node; granting them this role is an explicit step (see the README).
+fn user_binding(name: &str, role: &str, user: &str) -> Value {
+    json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRoleBinding", "metadata": meta(name, &[]),
+        "roleRef": {"apiGroup": GROUP, "kind": "ClusterRole", "name": role}, "subjects": [{"apiGroup": GROUP, "kind": "User", "name": user}]})
+}
+
 pub fn cluster_role_bindings() -> Vec<Value> {
     vec![
         binding("cluster-admin", "cluster-admin", &["system:masters"]),
         binding("system:discovery", "system:discovery", &[AUTHENTICATED]),
         binding("system:basic-user", "system:basic-user", &[AUTHENTICATED]),
         binding("system:public-info-viewer", "system:public-info-viewer", &[AUTHENTICATED, UNAUTHENTICATED]),
-        // Upstream binds system:node-proxier to the user system:kube-proxy; a berth node agent
-        // plays kube-proxy and the CNI daemon (flannel's role also lists every Node) with its
-        // node credentials.
-        binding("berth:node-proxier", "system:node-proxier", &["system:nodes"]),
+        user_binding("system:node-proxier", "system:node-proxier", "system:kube-proxy"),
     ]
 }
 
