@@ -168,6 +168,17 @@ fn cluster_dns_cluster_ips_and_peers_on_real_nodes() {
     }), "from the host, answers came from {seen:?} only");
     let from_pod = c.ok(&["exec", "client", "--", "wget", "-qO-", "-T", "5", "http://kubia-public/"]);
     assert!(from_pod.starts_with("You've hit statefulset-kubia-v1-"), "{from_pod}");
+    // Hairpin: a pod reaches itself through the ClusterIP (the endpoint picked is random).
+    let mut hairpin = 0;
+    let me = format!("You've hit {STS}-0\n");
+    assert!(
+        eventually(Duration::from_secs(60), || {
+            let out = c.kubectl(&["exec", &format!("{STS}-0"), "--", "wget", "-qO-", "-T", "3", &format!("http://{cluster_ip}/")]);
+            hairpin += 1;
+            String::from_utf8_lossy(&out.stdout).starts_with(&me)
+        }),
+        "{STS}-0 never reached itself through {cluster_ip} in {hairpin} tries"
+    );
 
     // An unready pod gets no traffic.
     let ip2 = pod_ip(&c, "statefulset-kubia-v1-2");
