@@ -139,3 +139,34 @@ fn deleting_a_namespace_deletes_its_content() {
     let err = c.fails(&["-n", "nowhere", "create", "configmap", "x"]);
     assert!(err.contains("namespaces \"nowhere\" not found"), "{err}");
 }
+
+const EVENT: &str = r#"apiVersion: v1
+kind: Event
+metadata:
+  name: pet.17a1b2c3d4e5f601
+involvedObject:
+  kind: Pod
+  name: pet
+  namespace: default
+reason: Testing
+message: kept until the TTL passes
+type: Normal
+source:
+  component: e2e
+"#;
+
+#[test]
+fn events_expire_after_the_event_ttl() {
+    let c = Cluster::start_with(&["--event-ttl", "3s"]);
+    c.ok(&["create", "-f", &c.manifest("event.yaml", EVENT)]);
+    let stored = c.ok(&["get", "events", "pet.17a1b2c3d4e5f601", "-o", "jsonpath={.reason}"]);
+    assert_eq!(stored, "Testing");
+    // Gone some seconds later (swept every 1 s), as an etcd lease would drop it upstream.
+    assert!(
+        eventually(Duration::from_secs(20), || !c.kubectl(&["get", "events", "pet.17a1b2c3d4e5f601"]).status.success()),
+        "{}",
+        c.ok(&["get", "events"])
+    );
+    let err = c.fails(&["get", "events", "pet.17a1b2c3d4e5f601"]);
+    assert!(err.contains(r#"events "pet.17a1b2c3d4e5f601" not found"#), "{err}");
+}

@@ -10,6 +10,7 @@ pub mod authn;
 mod authz;
 mod decoded;
 mod discovery;
+mod event_ttl;
 mod identity_lease;
 mod kubelet_server_cert;
 mod kubernetes_service;

@@ -32,6 +32,8 @@ pub struct ServerConfig {
     pub store: Arc<dyn Store>,
     /// Seconds of the tolerations the DefaultTolerationSeconds admission adds to pods.
     pub toleration_defaults: crate::toleration_admission::TolerationDefaults,
+    /// How long Events are kept after their last recording (`--event-ttl`).
+    pub event_ttl: std::time::Duration,
 }
 
 pub struct RunningServer {
@@ -105,6 +107,7 @@ pub async fn start(cfg: ServerConfig) -> Result<RunningServer, String> {
     state.ready.store(true, Ordering::SeqCst);
     tokio::spawn(crate::namespaces::run_lifecycle(state.clone()));
     tokio::spawn(crate::kubernetes_service::run(state.clone(), local_addr));
+    tokio::spawn(crate::event_ttl::run(state.clone(), cfg.event_ttl));
 
     let (stop, stopped) = watch::channel(false);
     spawn_accept_loop(listener, local_addr, tls.clone(), state.clone(), stopped);

@@ -53,6 +53,9 @@ struct ServerArgs {
     listen: SocketAddr,
     #[command(flatten)]
     store: store_cmd::StoreArgs,
+    /// How long an Event is kept after it was last recorded (kube-apiserver's flag).
+    #[arg(long, default_value = "1h", value_name = "DURATION", value_parser = go_duration)]
+    event_ttl: Duration,
     /// Revisions of history kept for watches when compacting the store.
     #[arg(long, default_value_t = 10_000)]
     retain_revisions: i64,
@@ -262,6 +265,7 @@ async fn run_control_plane(args: ServerArgs) -> Result<(), String> {
             not_ready_seconds: args.default_not_ready_toleration_seconds,
             unreachable_seconds: args.default_unreachable_toleration_seconds,
         },
+        event_ttl: args.event_ttl,
     })
     .await?;
     let kubeconfig = data_dir.join("kubeconfig.yaml");
