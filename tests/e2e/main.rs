@@ -6,6 +6,7 @@ mod harness;
 mod manifests;
 
 mod apiserver;
+mod disruption;
 mod dns;
 mod durability;
 mod etcd;

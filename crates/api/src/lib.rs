@@ -15,6 +15,7 @@ pub mod registry;
 pub mod validation;
 pub mod smp;
 pub mod selectors;
+pub mod pdb;
 
 pub use errors::{FieldError, FieldErrorType, StatusError};
 pub use registry::{ResourceInfo, Scope, REGISTRY};

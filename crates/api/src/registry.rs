@@ -101,6 +101,7 @@ pub static REGISTRY: &[ResourceInfo] = &[
     res!("", "v1", "ServiceAccount", "serviceaccounts", "serviceaccount", Namespaced, short: &["sa"], cat: NONE, sub: &["token"], gen: false),
     res!("apps", "v1", "StatefulSet", "statefulsets", "statefulset", Namespaced, short: &["sts"], cat: ALL, sub: &["status", "scale"], gen: true),
     res!("apps", "v1", "ControllerRevision", "controllerrevisions", "controllerrevision", Namespaced, short: NONE, cat: NONE, sub: NONE, gen: false),
+    res!("policy", "v1", "PodDisruptionBudget", "poddisruptionbudgets", "poddisruptionbudget", Namespaced, short: &["pdb"], cat: NONE, sub: &["status"], gen: true),
     res!("storage.k8s.io", "v1", "StorageClass", "storageclasses", "storageclass", Cluster, short: &["sc"], cat: NONE, sub: NONE, gen: false),
     res!("coordination.k8s.io", "v1", "Lease", "leases", "lease", Namespaced, short: NONE, cat: NONE, sub: NONE, gen: false),
     res!("discovery.k8s.io", "v1", "EndpointSlice", "endpointslices", "endpointslice", Namespaced, short: NONE, cat: NONE, sub: NONE, gen: true),

@@ -22,6 +22,8 @@ pub fn prepare_for_create(info: &ResourceInfo, obj: &mut Value) {
         ("", "PersistentVolumeClaim") => Some(json!({"phase": "Pending"})),
         ("", "Namespace") => Some(json!({"phase": "Active"})),
         ("apps", "StatefulSet") => Some(json!({"replicas": 0, "availableReplicas": 0})),
+        // The v1 status counters have no omitempty: an empty status prints them as 0.
+        ("policy", "PodDisruptionBudget") => Some(json!({"disruptionsAllowed": 0, "currentHealthy": 0, "desiredHealthy": 0, "expectedPods": 0})),
         _ => None,
     };
     if let (Some(status), Some(o)) = (status, obj.as_object_mut()) {

@@ -63,7 +63,7 @@ fn controller_manager(access: ClusterAccess, args: Arc<ServerArgs>, data_dir: Pa
 }
 
 fn spawn_controllers(client: &kube::Client, args: &ServerArgs, ca_pem: &str, data_dir: PathBuf) {
-    use berth_controllers::{endpoints, endpointslice, gc, protection, serviceaccount, statefulset, volume};
+    use berth_controllers::{disruption, endpoints, endpointslice, gc, protection, serviceaccount, statefulset, volume};
     let enabled = |c: Component| !args.disable.contains(&c);
     let recorder = |component: &str| EventRecorder::new(client.clone(), component);
     if enabled(Component::Statefulset) {
@@ -87,6 +87,9 @@ fn spawn_controllers(client: &kube::Client, args: &ServerArgs, ca_pem: &str, dat
     }
     if enabled(Component::Endpointslice) {
         endpointslice::runner::spawn(client.clone(), recorder(endpointslice::COMPONENT));
+    }
+    if enabled(Component::Disruption) {
+        disruption::runner::spawn(client.clone(), recorder(disruption::COMPONENT));
     }
     spawn_node_lifecycle(client, args);
 }

@@ -74,7 +74,7 @@ struct ServerArgs {
     #[arg(long, default_value = "10.245.0.0/16")]
     cluster_cidr: String,
     /// Components not to run, comma-separated: statefulset, scheduler, gc, volume, protection,
-    /// endpoints, endpointslice, dns, serviceaccount, nodelifecycle, tainteviction, podgc, proxy
+    /// endpoints, endpointslice, dns, serviceaccount, nodelifecycle, tainteviction, podgc, disruption, proxy
     /// (for tests that run their own copy, or to run a component elsewhere). The service proxy
     /// (nftables) runs only with real nodes.
     #[arg(long, value_delimiter = ',', value_name = "COMPONENTS")]
@@ -199,6 +199,7 @@ enum Component {
     Nodelifecycle,
     Tainteviction,
     Podgc,
+    Disruption,
     Proxy,
 }
 

@@ -1,4 +1,5 @@
 pub mod endpoints;
+pub mod disruption;
 pub mod endpointslice;
 pub mod gc;
 pub mod nodelifecycle;

@@ -83,6 +83,7 @@ pub(crate) static KIND_TYPES: &[KindType] = kind_types![
     core::v1::Binding,
     apps::v1::StatefulSet,
     apps::v1::ControllerRevision,
+    policy::v1::PodDisruptionBudget,
     storage::v1::StorageClass,
     coordination::v1::Lease,
     discovery::v1::EndpointSlice,

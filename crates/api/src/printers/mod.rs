@@ -18,6 +18,7 @@ mod duration;
 mod events;
 mod network;
 mod pod;
+mod policy;
 mod quantity;
 mod rbac;
 mod storage;
@@ -129,6 +130,7 @@ enum Printer {
     StorageClass,
     Lease,
     EndpointSlice,
+    PodDisruptionBudget,
     RoleBinding,
     /// Upstream's `rest.DefaultTableConvertor`: `Name`, `Created At`.
     Default,
@@ -152,6 +154,7 @@ fn printer_for(group: &str, plural: &str) -> Printer {
         ("storage.k8s.io", "storageclasses") => Printer::StorageClass,
         ("coordination.k8s.io", "leases") => Printer::Lease,
         ("discovery.k8s.io", "endpointslices") => Printer::EndpointSlice,
+        ("policy", "poddisruptionbudgets") => Printer::PodDisruptionBudget,
         // Upstream serves events.k8s.io Events from the core Event storage, so both groups
         // share one printer; the row converts the events.k8s.io field names first.
         ("events.k8s.io", "events") => Printer::Event,
@@ -180,6 +183,7 @@ pub fn columns(group: &str, plural: &str) -> Vec<Column> {
         Printer::StorageClass => storage::storage_class_columns(),
         Printer::Lease => core::lease_columns(),
         Printer::EndpointSlice => network::endpoint_slice_columns(),
+        Printer::PodDisruptionBudget => policy::pdb_columns(),
         Printer::RoleBinding => rbac::binding_columns(),
         Printer::Default => default_columns(),
     }
@@ -205,6 +209,7 @@ pub fn row(group: &str, plural: &str, obj: &Value, now: DateTime<Utc>) -> Row {
         Printer::StorageClass => storage::storage_class_row(obj, now),
         Printer::Lease => core::lease_row(obj, now),
         Printer::EndpointSlice => network::endpoint_slice_row(obj, now),
+        Printer::PodDisruptionBudget => policy::pdb_row(obj, now),
         Printer::RoleBinding => rbac::binding_row(obj, now),
         Printer::Default => default_row(obj),
     }

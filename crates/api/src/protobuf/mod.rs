@@ -102,6 +102,7 @@ fn root_message(api_version: &str, kind: &str) -> Option<&'static Message> {
         ("autoscaling/v1", "Scale") => &autoscaling_v1::SCALE,
         ("coordination.k8s.io/v1", "Lease") => &coordination_v1::LEASE,
         ("policy/v1", "Eviction") => &policy_v1::EVICTION,
+        ("policy/v1", "PodDisruptionBudget") => &policy_v1::POD_DISRUPTION_BUDGET,
         ("authentication.k8s.io/v1", "SelfSubjectReview") => &authentication_v1::SELF_SUBJECT_REVIEW,
         ("authorization.k8s.io/v1", "SelfSubjectAccessReview") => &authorization_v1::SELF_SUBJECT_ACCESS_REVIEW,
         ("authorization.k8s.io/v1", "SubjectAccessReview") => &authorization_v1::SUBJECT_ACCESS_REVIEW,

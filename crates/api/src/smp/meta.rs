@@ -35,6 +35,7 @@ impl PatchMeta {
 
 const CORE: &str = "io.k8s.api.core.v1.";
 const APPS: &str = "io.k8s.api.apps.v1.";
+const POLICY: &str = "io.k8s.api.policy.v1.";
 const STORAGE: &str = "io.k8s.api.storage.v1.";
 const META: &str = "io.k8s.apimachinery.pkg.apis.meta.v1.";
 
@@ -83,6 +84,8 @@ pub(crate) const PATCH_META: &[(&str, &str, &str, &str, Option<&str>)] = &[
     (APPS, "DeploymentStatus", "conditions", "merge", Some("type")),
     (APPS, "DaemonSetStatus", "conditions", "merge", Some("type")),
     (APPS, "ReplicaSetStatus", "conditions", "merge", Some("type")),
+    // policy/v1
+    (POLICY, "PodDisruptionBudgetStatus", "conditions", "merge", Some("type")),
     // storage/v1
     (STORAGE, "CSINodeSpec", "drivers", "merge", Some("name")),
 ];

@@ -92,6 +92,7 @@ pub(crate) const ROOTS: &[(&str, &str, &str)] = &[
     ("events.k8s.io", "Event", "io.k8s.api.events.v1.Event"),
     ("apps", "StatefulSet", "io.k8s.api.apps.v1.StatefulSet"),
     ("apps", "ControllerRevision", "io.k8s.api.apps.v1.ControllerRevision"),
+    ("policy", "PodDisruptionBudget", "io.k8s.api.policy.v1.PodDisruptionBudget"),
     ("storage.k8s.io", "StorageClass", "io.k8s.api.storage.v1.StorageClass"),
     ("coordination.k8s.io", "Lease", "io.k8s.api.coordination.v1.Lease"),
     ("discovery.k8s.io", "EndpointSlice", "io.k8s.api.discovery.v1.EndpointSlice"),
@@ -132,6 +133,7 @@ fn build_kubernetes_graph() -> Graph {
     generator.subschema_for::<api::events::v1::Event>();
     generator.subschema_for::<api::apps::v1::StatefulSet>();
     generator.subschema_for::<api::apps::v1::ControllerRevision>();
+    generator.subschema_for::<api::policy::v1::PodDisruptionBudget>();
     generator.subschema_for::<api::storage::v1::StorageClass>();
     generator.subschema_for::<api::coordination::v1::Lease>();
     generator.subschema_for::<api::discovery::v1::EndpointSlice>();

@@ -15,6 +15,7 @@ mod meta;
 mod names;
 mod other;
 mod pod;
+mod policy;
 mod quantity;
 mod rbac;
 mod strict;
@@ -45,6 +46,7 @@ pub fn validate_create(group: &str, kind: &str, obj: &Value) -> Vec<FieldError> 
         ("", "ServiceAccount") => meta::validate_object_meta(obj, true, names::NameRule::Subdomain),
         ("apps", "StatefulSet") => apps::validate_statefulset_create(obj),
         ("apps", "ControllerRevision") => apps::validate_controller_revision_create(obj),
+        ("policy", "PodDisruptionBudget") => policy::validate_pdb(obj),
         ("storage.k8s.io", "StorageClass") => other::validate_storage_class(obj),
         ("coordination.k8s.io", "Lease") => other::validate_lease(obj),
         ("discovery.k8s.io", "EndpointSlice") => other::validate_endpoint_slice(obj),
@@ -75,6 +77,7 @@ pub fn validate_update(group: &str, kind: &str, new: &Value, old: &Value) -> Vec
         ("", "ServiceAccount") => with_meta(|o| meta::validate_object_meta(o, true, names::NameRule::Subdomain)),
         ("apps", "StatefulSet") => apps::validate_statefulset_update(new, old),
         ("apps", "ControllerRevision") => apps::validate_controller_revision_update(new, old),
+        ("policy", "PodDisruptionBudget") => policy::validate_pdb_update(new, old),
         ("storage.k8s.io", "StorageClass") => other::validate_storage_class_update(new, old),
         ("coordination.k8s.io", "Lease") => with_meta(other::validate_lease),
         ("discovery.k8s.io", "EndpointSlice") => other::validate_endpoint_slice_update(new, old),

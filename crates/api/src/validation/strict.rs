@@ -2,7 +2,7 @@
 //! reported as JSON paths the way upstream prints them
 //! (`unknown field "spec.template.spec.containers[0].imagee"`, `duplicate field "metadata.name"`).
 
-use k8s_openapi::api::{apps, coordination, core::v1 as corev1, discovery, events, rbac, storage};
+use k8s_openapi::api::{apps, coordination, core::v1 as corev1, discovery, events, policy, rbac, storage};
 use serde::{de::DeserializeOwned, Serialize};
 use k8s_openapi::Resource;
 use serde_json::Value;
@@ -29,6 +29,7 @@ pub fn unknown_fields(group: &str, kind: &str, obj: &Value) -> Vec<String> {
         ("", "ServiceAccount") => roundtrip::<corev1::ServiceAccount>(obj),
         ("apps", "StatefulSet") => roundtrip::<apps::v1::StatefulSet>(obj),
         ("apps", "ControllerRevision") => roundtrip::<apps::v1::ControllerRevision>(obj),
+        ("policy", "PodDisruptionBudget") => roundtrip::<policy::v1::PodDisruptionBudget>(obj),
         ("storage.k8s.io", "StorageClass") => roundtrip::<storage::v1::StorageClass>(obj),
         ("coordination.k8s.io", "Lease") => roundtrip::<coordination::v1::Lease>(obj),
         ("discovery.k8s.io", "EndpointSlice") => roundtrip::<discovery::v1::EndpointSlice>(obj),

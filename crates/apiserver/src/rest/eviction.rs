@@ -1,8 +1,13 @@
 //! `POST pods/<name>/eviction` (policy/v1 `Eviction`, what `kubectl drain` sends): the pod gets
 //! the `DisruptionTarget` condition (reason `EvictionByEvictionAPI`, message `Eviction API:
 //! evicting`) and an ordinary delete with the Eviction's `deleteOptions`; the answer is
-//! `201 Created` with a `Success` Status, as upstream's eviction storage. berth has no
-//! PodDisruptionBudgets, so no eviction is ever refused with 429.
+//! `201 Created` with a `Success` Status, as upstream's eviction storage.
+//!
+//! A running pod covered by a PodDisruptionBudget is evicted only if the budget allows it:
+//! one disruption is spent, and the pod recorded in `disruptedPods`, in one
+//! resourceVersion-checked write of the budget's status before the pod is deleted (conflicts
+//! re-read and retry); otherwise the answer is 429 `TooManyRequests`, which `kubectl drain`
+//! retries. The decisions are in [`super::eviction_budget`].
 
 use axum::body::Body;
 use axum::http::{HeaderMap, Response, StatusCode};
@@ -12,6 +17,8 @@ use serde_json::{json, Value};
 
 use super::body::parse_object;
 use super::delete::{delete_object, DeleteOptions};
+use super::eviction_budget::{self as budget, can_ignore_pdb};
+use super::read::{get_object, list_all};
 use super::write::update_parent;
 use crate::objects;
 use crate::request::{Query, ResourcePath};
@@ -31,8 +38,24 @@ pub async fn create(state: &Shared, rp: &ResourcePath, q: &Query, headers: &Head
     opts.dry_run |= dry_run;
     let status_rp = ResourcePath { subresource: Some("status".into()), ..rp.clone() };
     let now = chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ").to_string();
+    let ns = rp.namespace.clone().unwrap_or_default();
+    let (pod, pod_rev) = get_object(state, rp.info, Some(&ns), &name).await?;
+    // An unready pod let go without spending the budget is deleted only if it has not
+    // changed (become ready) since: upstream's resourceVersion precondition.
+    let mut guard = None;
+    if !can_ignore_pdb(&pod) {
+        match check_budgets(state, &ns, &pod, &name, &now, opts.dry_run).await? {
+            Budgets::Several => {
+                let body = json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
+                    "message": "This pod has more than one PodDisruptionBudget, which the eviction subresource does not support.", "code": 500});
+                return Ok(json_response(StatusCode::INTERNAL_SERVER_ERROR, &body, &[]));
+            }
+            Budgets::UnhealthyMayGo(pdb_name) if opts.precondition_resource_version.is_none() => guard = Some((pod_rev, pdb_name)),
+            _ => {}
+        }
+    }
     let uid = opts.precondition_uid.clone();
-    update_parent(
+    let updated = update_parent(
         state,
         &status_rp,
         move |pod| {
@@ -54,10 +77,58 @@ pub async fn create(state: &Shared, rp: &ResourcePath, q: &Query, headers: &Head
             }
             Ok(())
         },
-        None,
+        guard.as_ref().map(|(rev, _)| *rev),
         opts.dry_run,
     )
-    .await?;
-    delete_object(state, rp.info, rp.namespace.as_deref(), &name, &opts).await?;
+    .await;
+    let updated = match (updated, &guard) {
+        (Err(e), Some((_, pdb_name))) if e.code == 409 => return Err(budget::still_processing(pdb_name)),
+        (r, _) => r?,
+    };
+    if guard.is_some() {
+        opts.precondition_resource_version = objects::meta_str(&updated, "resourceVersion").map(str::to_string);
+    }
+    match delete_object(state, rp.info, rp.namespace.as_deref(), &name, &opts).await {
+        Err(e) if e.code == 409 && guard.is_some() => return Err(budget::still_processing(&guard.map(|g| g.1).unwrap_or_default())),
+        r => r?,
+    };
     Ok(json_response(StatusCode::CREATED, &json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success"}), &[]))
+}
+
+enum Budgets {
+    /// No budget covers the pod, or one did and a disruption was spent.
+    Passed,
+    /// The pod is unready and its budget (named) lets it go without spending a disruption.
+    UnhealthyMayGo(String),
+    Several,
+}
+
+const BUDGET_RETRIES: usize = 20;
+
+/// Find the pod's budget and spend one disruption of it (upstream's retry-on-conflict loop
+/// around `checkAndDecrement`).
+async fn check_budgets(state: &Shared, ns: &str, pod: &Value, pod_name: &str, now: &str, dry_run: bool) -> Result<Budgets, StatusError> {
+    let info = berth_api::registry::lookup("policy", "v1", "poddisruptionbudgets").expect("poddisruptionbudgets are registered");
+    let (all, _) = list_all(state, info, Some(ns)).await?;
+    let covering = budget::matching(&all, pod);
+    let pdb = match covering.as_slice() {
+        [] => return Ok(Budgets::Passed),
+        [one] => *one,
+        _ => return Ok(Budgets::Several),
+    };
+    let pdb_name = objects::name_of(pdb).to_string();
+    if budget::unhealthy_pod_may_go(pod, pdb) {
+        return Ok(Budgets::UnhealthyMayGo(pdb_name));
+    }
+    let rp = ResourcePath { info, namespace: Some(ns.to_string()), name: Some(pdb_name.clone()), subresource: Some("status".into()), watch_prefix: false };
+    for _ in 0..BUDGET_RETRIES {
+        let (current, rev) = get_object(state, info, Some(ns), &pdb_name).await?;
+        let spent = budget::check_and_decrement(&current, pod_name, now, dry_run)?;
+        match update_parent(state, &rp, move |o| { *o = spent.clone(); Ok(()) }, Some(rev), dry_run).await {
+            Ok(_) => return Ok(Budgets::Passed),
+            Err(e) if e.code == 409 => continue,
+            Err(e) => return Err(e),
+        }
+    }
+    Err(StatusError::new(504, "Timeout", format!("Timeout: couldn't update PodDisruptionBudget {pdb_name:?} due to conflicts")))
 }

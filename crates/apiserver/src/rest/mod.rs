@@ -7,6 +7,7 @@ mod containers;
 mod delete;
 mod endpoints;
 mod eviction;
+mod eviction_budget;
 mod forward;
 mod exec;
 mod kubelet;

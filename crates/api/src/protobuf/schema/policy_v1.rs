@@ -10,3 +10,35 @@ pub static EVICTION: Message = Message {
         Field { number: 2, json: "deleteOptions", kind: Message(&super::meta_v1::DELETE_OPTIONS), shape: Pointer, omitempty: true },
     ],
 };
+
+pub static POD_DISRUPTION_BUDGET: Message = Message {
+    name: "policy/v1.PodDisruptionBudget",
+    fields: &[
+        Field { number: 1, json: "metadata", kind: Message(&super::meta_v1::OBJECT_META), shape: Value, omitempty: true },
+        Field { number: 2, json: "spec", kind: Message(&POD_DISRUPTION_BUDGET_SPEC), shape: Value, omitempty: true },
+        Field { number: 3, json: "status", kind: Message(&POD_DISRUPTION_BUDGET_STATUS), shape: Value, omitempty: true },
+    ],
+};
+
+pub static POD_DISRUPTION_BUDGET_SPEC: Message = Message {
+    name: "policy/v1.PodDisruptionBudgetSpec",
+    fields: &[
+        Field { number: 1, json: "minAvailable", kind: IntOrString, shape: Pointer, omitempty: true },
+        Field { number: 2, json: "selector", kind: Message(&super::meta_v1::LABEL_SELECTOR), shape: Pointer, omitempty: true },
+        Field { number: 3, json: "maxUnavailable", kind: IntOrString, shape: Pointer, omitempty: true },
+        Field { number: 4, json: "unhealthyPodEvictionPolicy", kind: String, shape: Pointer, omitempty: true },
+    ],
+};
+
+pub static POD_DISRUPTION_BUDGET_STATUS: Message = Message {
+    name: "policy/v1.PodDisruptionBudgetStatus",
+    fields: &[
+        Field { number: 1, json: "observedGeneration", kind: Int64, shape: Value, omitempty: true },
+        Field { number: 2, json: "disruptedPods", kind: Time, shape: Map, omitempty: true },
+        Field { number: 3, json: "disruptionsAllowed", kind: Int32, shape: Value, omitempty: false },
+        Field { number: 4, json: "currentHealthy", kind: Int32, shape: Value, omitempty: false },
+        Field { number: 5, json: "desiredHealthy", kind: Int32, shape: Value, omitempty: false },
+        Field { number: 6, json: "expectedPods", kind: Int32, shape: Value, omitempty: false },
+        Field { number: 7, json: "conditions", kind: Message(&super::meta_v1::CONDITION), shape: Repeated, omitempty: true },
+    ],
+};

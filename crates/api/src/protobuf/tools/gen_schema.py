@@ -40,7 +40,7 @@ ROOTS = [
     ("authentication_v1", "TokenRequest"),
     ("autoscaling_v1", "Scale"),
     ("coordination_v1", "Lease"),
-    ("policy_v1", "Eviction"),
+    ("policy_v1", "Eviction"), ("policy_v1", "PodDisruptionBudget"),
     ("rbac_v1", "Role"), ("rbac_v1", "ClusterRole"), ("rbac_v1", "RoleBinding"), ("rbac_v1", "ClusterRoleBinding"),
     ("authorization_v1", "SelfSubjectAccessReview"), ("authorization_v1", "SubjectAccessReview"),
     ("authorization_v1", "SelfSubjectRulesReview"),
