@@ -98,6 +98,7 @@ pub fn cluster_roles() -> Vec<Value> {
                 rule(WRITE, &[""], &["replicationcontrollers", "replicationcontrollers/scale", "serviceaccounts", "services", "services/proxy", "persistentvolumeclaims", "configmaps", "secrets"]),
                 rule(&["create"], &[""], &["serviceaccounts/token"]),
                 rule(WRITE, &["apps"], &["statefulsets", "statefulsets/scale", "daemonsets", "deployments", "deployments/scale", "deployments/rollback", "replicasets", "replicasets/scale"]),
+                rule(WRITE, &["policy"], &["poddisruptionbudgets"]),
             ],
         ),
         cluster_role(
@@ -109,6 +110,7 @@ pub fn cluster_roles() -> Vec<Value> {
                 rule(READ, &[""], &["namespaces"]),
                 rule(READ, &["discovery.k8s.io"], &["endpointslices"]),
                 rule(READ, &["apps"], &["controllerrevisions", "statefulsets", "statefulsets/status", "statefulsets/scale", "daemonsets", "daemonsets/status", "deployments", "deployments/status", "deployments/scale", "replicasets", "replicasets/status", "replicasets/scale"]),
+                rule(READ, &["policy"], &["poddisruptionbudgets", "poddisruptionbudgets/status"]),
             ],
         ),
     ]
