@@ -40,7 +40,7 @@ pub fn scaled_value(v: &Value, total: i64, round_up: bool) -> Result<i64, String
             let pct: i64 = s
                 .strip_suffix('%')
                 .and_then(|d| d.parse().ok())
-                .ok_or_else(|| format!("invalid value for IntOrString: invalid type: string is not a percentage"))?;
+                .ok_or_else(|| "invalid value for IntOrString: invalid type: string is not a percentage".to_string())?;
             let scaled = pct * total;
             Ok(if round_up { (scaled + 99).div_euclid(100) } else { scaled.div_euclid(100) })
         }

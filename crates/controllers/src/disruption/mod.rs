@@ -133,7 +133,7 @@ fn count_healthy(pods: &[Value], disrupted: &Map<String, Value>, now: DateTime<U
     let timeout = chrono::Duration::seconds(pdb::DELETION_TIMEOUT_SECS);
     pods.iter()
         .filter(|p| !is_deleting(p))
-        .filter(|p| !disrupted.get(name(p)).and_then(parse_time).is_some_and(|t| t + timeout > now))
+        .filter(|p| disrupted.get(name(p)).and_then(parse_time).is_none_or(|t| t + timeout <= now))
         .filter(|p| pdb::is_pod_ready(p))
         .count() as i64
 }
