@@ -3,10 +3,12 @@
 //!
 //! Pure: [`reconcile`] takes a budget, the pods its selector matches, a way to find a pod
 //! controller's scale, and the time; it returns the status write (if any), when to look
-//! again (a `disruptedPods` entry expiring) and the events to record. The executor is
+//! again (a `disruptedPods` entry expiring) and the events to record. [`stale`] resets
+//! `DisruptionTarget` conditions of pods whose deletion never came. The executor is
 //! [`runner`].
 
 pub mod runner;
+pub mod stale;
 #[cfg(test)]
 mod tests;
 

@@ -17,13 +17,15 @@ use kube::runtime::watcher;
 use kube::ResourceExt;
 use serde_json::Value;
 
-use super::{fail_safe, reconcile, Scale};
+use super::{fail_safe, reconcile, stale, Scale};
 
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 enum Key {
     Budget(String, String),
     /// Something the budgets of this namespace may depend on changed (a pod, a StatefulSet).
     Namespace(String),
+    /// A pod whose `DisruptionTarget` condition may have gone stale.
+    StalePod(String, String),
 }
 
 struct Controller {
@@ -46,7 +48,11 @@ pub fn spawn(client: kube::Client, recorder: EventRecorder) -> tokio::task::Join
     let q = queue.clone();
     let pods = Informer::spawn(Api::<Pod>::all(client.clone()), watcher::Config::default(), move |c| {
         let (Change::Applied(p) | Change::Deleted(p)) = c;
-        q.add(Key::Namespace(p.namespace().unwrap_or_default()));
+        let ns = p.namespace().unwrap_or_default();
+        if let (Change::Applied(_), Some(after)) = (&c, stale::stale_after(p, chrono::Utc::now())) {
+            q.add_after(Key::StalePod(ns.clone(), p.name_any()), after);
+        }
+        q.add(Key::Namespace(ns));
     });
     let q = queue.clone();
     let sets = Informer::spawn(Api::<StatefulSet>::all(client.clone()), watcher::Config::default(), move |c| {
@@ -82,6 +88,29 @@ impl Controller {
                 Ok(())
             }
             Key::Budget(ns, name) => self.sync_budget(ns, name).await,
+            Key::StalePod(ns, name) => self.sync_stale_pod(ns, name).await,
+        }
+    }
+
+    /// Reset a stale `DisruptionTarget` condition (upstream `syncStalePodDisruption`).
+    async fn sync_stale_pod(&self, ns: &str, name: &str) -> Result<(), String> {
+        let Some(pod) = self.pods.store().get(&ObjectRef::new(name).within(ns)) else { return Ok(()) };
+        let now = chrono::Utc::now();
+        match stale::stale_after(&pod, now) {
+            None => Ok(()),
+            Some(after) if !after.is_zero() => {
+                self.queue.add_after(Key::StalePod(ns.to_string(), name.to_string()), after);
+                Ok(())
+            }
+            Some(_) => {
+                let mut new = (*pod).clone();
+                new.status.get_or_insert_with(Default::default).conditions = Some(stale::reset(&pod, now));
+                match Api::<Pod>::namespaced(self.client.clone(), ns).replace_status(name, &PostParams::default(), &new).await {
+                    Ok(_) => Ok(()),
+                    Err(kube::Error::Api(s)) if s.code == 404 => Ok(()),
+                    Err(e) => Err(e.to_string()),
+                }
+            }
         }
     }
 
