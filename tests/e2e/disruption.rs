@@ -56,8 +56,10 @@ fn drain_respects_the_disruption_budget() {
     assert!(stdout.contains(&format!("node/{busy} drained")), "{stdout}");
     assert!(eventually(Duration::from_secs(60), || all_ready(&c) && on(busy) == 0), "{}", c.ok(&["get", "pods", "-o", "wide"]));
 
-    // Direct evictions: the first spends the budget, the next is refused with 429.
+    // Direct evictions: the first spends the budget, the next is refused with 429. Both
+    // nodes cordoned, so the evicted pod's replacement cannot come back and refill it.
     assert!(eventually(Duration::from_secs(20), || pdb_row(&c)[3] == "1"), "{:?}", pdb_row(&c));
+    c.ok(&["cordon", "sim-1", "sim-2"]);
     let first = evict(&c, "web-0");
     assert!(first.status.success(), "{}", String::from_utf8_lossy(&first.stderr));
     let second = evict(&c, "web-1");
@@ -65,8 +67,10 @@ fn drain_respects_the_disruption_budget() {
     assert!(!second.status.success());
     assert!(err.contains("TooManyRequests") || err.contains("429"), "{err}");
     assert!(err.contains("Cannot evict pod as it would violate the pod's disruption budget."), "{err}");
-    let st = c.json(&["get", "pdb", "web"])["status"].clone();
-    assert_eq!(st["disruptionsAllowed"], 0, "{st}");
+    let status = |f: &str| c.json(&["get", "pdb", "web"])["status"][f].as_i64();
+    assert!(eventually(Duration::from_secs(20), || status("currentHealthy") == Some(2)), "{:?}", c.json(&["get", "pdb", "web"]));
+    assert_eq!(status("disruptionsAllowed"), Some(0));
+    assert_eq!(pdb_row(&c)[3], "0");
 
     // Exactly one of minAvailable and maxUnavailable.
     let bad = "apiVersion: policy/v1\nkind: PodDisruptionBudget\nmetadata: {name: bad}\nspec:\n  minAvailable: 1\n  maxUnavailable: 1\n  selector: {matchLabels: {app: web}}\n";
