@@ -170,9 +170,18 @@ mod tests {
     fn groups_list_every_served_group() {
         let g = groups();
         let names: Vec<&str> = g["groups"].as_array().unwrap().iter().map(|g| g["name"].as_str().unwrap()).collect();
-        for want in ["apps", "storage.k8s.io", "coordination.k8s.io", "discovery.k8s.io", "events.k8s.io"] {
+        for want in ["apps", "policy", "storage.k8s.io", "coordination.k8s.io", "discovery.k8s.io", "events.k8s.io"] {
             assert!(names.contains(&want), "{want}");
         }
         assert_eq!(version()["minor"], "33");
+    }
+
+    #[test]
+    fn pod_disruption_budgets_are_discoverable_with_status() {
+        let l = resource_list("policy", "v1").unwrap();
+        let res = l["resources"].as_array().unwrap();
+        let pdb = res.iter().find(|r| r["name"] == "poddisruptionbudgets").unwrap();
+        assert_eq!((pdb["shortNames"].clone(), pdb["namespaced"].clone(), pdb["kind"].clone()), (json!(["pdb"]), json!(true), json!("PodDisruptionBudget")));
+        assert!(res.iter().any(|r| r["name"] == "poddisruptionbudgets/status"));
     }
 }

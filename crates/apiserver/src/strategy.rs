@@ -178,6 +178,19 @@ mod tests {
     use berth_api::registry::lookup;
 
     #[test]
+    fn a_new_budget_starts_with_zero_counters_and_generation_one() {
+        let pdb = lookup("policy", "v1", "poddisruptionbudgets").unwrap();
+        let mut created = json!({"metadata": {"name": "web"}, "spec": {"maxUnavailable": 1}, "status": {"disruptionsAllowed": 5}});
+        prepare_for_create(pdb, &mut created);
+        assert_eq!(created["metadata"]["generation"], 1);
+        assert_eq!(created["status"], json!({"disruptionsAllowed": 0, "currentHealthy": 0, "desiredHealthy": 0, "expectedPods": 0}));
+        let mut changed = created.clone();
+        changed["spec"]["maxUnavailable"] = json!(2);
+        prepare_for_update(pdb, &mut changed, &created);
+        assert_eq!(changed["metadata"]["generation"], 2);
+    }
+
+    #[test]
     fn generation_moves_only_with_spec() {
         let sts = lookup("apps", "v1", "statefulsets").unwrap();
         let mut created = json!({"metadata": {"name": "web"}, "spec": {"replicas": 1}, "status": {"replicas": 5}});
