@@ -12,6 +12,7 @@
 use axum::body::Body;
 use axum::http::{HeaderMap, Response, StatusCode};
 use berth_api::StatusError;
+use berth_store::Revision;
 use bytes::Bytes;
 use serde_json::{json, Value};
 
@@ -36,25 +37,46 @@ pub async fn create(state: &Shared, rp: &ResourcePath, q: &Query, headers: &Head
     let opts_body = eviction.get("deleteOptions").map(|o| serde_json::to_vec(o).unwrap_or_default()).unwrap_or_default();
     let mut opts = DeleteOptions::parse(&Query::default(), &HeaderMap::new(), &opts_body)?;
     opts.dry_run |= dry_run;
-    let status_rp = ResourcePath { subresource: Some("status".into()), ..rp.clone() };
     let now = chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ").to_string();
     let ns = rp.namespace.clone().unwrap_or_default();
-    let (pod, pod_rev) = get_object(state, rp.info, Some(&ns), &name).await?;
-    // An unready pod let go without spending the budget is deleted only if it has not
-    // changed (become ready) since: upstream's resourceVersion precondition.
-    let mut guard = None;
-    if !can_ignore_pdb(&pod) {
-        match check_budgets(state, &ns, &pod, &name, &now, opts.dry_run).await? {
-            Budgets::Several => {
-                let body = json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
-                    "message": "This pod has more than one PodDisruptionBudget, which the eviction subresource does not support.", "code": 500});
-                return Ok(json_response(StatusCode::INTERNAL_SERVER_ERROR, &body, &[]));
-            }
-            Budgets::UnhealthyMayGo(pdb_name) if opts.precondition_resource_version.is_none() => guard = Some((pod_rev, pdb_name)),
-            _ => {}
+    let success = || Ok(json_response(StatusCode::CREATED, &json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success"}), &[]));
+    let user_rv = opts.precondition_resource_version.is_some();
+    for _ in 0..IGNORE_RETRIES {
+        let (pod, pod_rev) = get_object(state, rp.info, Some(&ns), &name).await?;
+        if !can_ignore_pdb(&pod) {
+            // An unready pod let go without spending the budget is deleted only if it has
+            // not changed (become ready) since: upstream's resourceVersion precondition.
+            return match check_budgets(state, &ns, &pod, &name, &now, opts.dry_run).await? {
+                Budgets::Several => {
+                    let body = json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
+                        "message": "This pod has more than one PodDisruptionBudget, which the eviction subresource does not support.", "code": 500});
+                    Ok(json_response(StatusCode::INTERNAL_SERVER_ERROR, &body, &[]))
+                }
+                Budgets::UnhealthyMayGo(pdb_name) if !user_rv => match mark_and_delete(state, rp, &opts, &now, Some(pod_rev)).await {
+                    Err(e) if e.code == 409 => Err(budget::still_processing(&pdb_name)),
+                    r => r.and_then(|_| success()),
+                },
+                _ => mark_and_delete(state, rp, &opts, &now, None).await.and_then(|_| success()),
+            };
+        }
+        // Pending pods skip the budget, so they go only as read: a pod that started running
+        // in between is looked at again (upstream's shouldEnforceResourceVersion + retry).
+        let enforce = !objects::is_deleting(&pod) && !budget::is_terminal(&pod) && !user_rv;
+        match mark_and_delete(state, rp, &opts, &now, enforce.then_some(pod_rev)).await {
+            Err(e) if e.code == 409 && enforce => continue,
+            r => return r.and_then(|_| success()),
         }
     }
+    Err(StatusError::conflict(rp.info.group, rp.info.plural, &name, StatusError::OPTIMISTIC_LOCK))
+}
+
+/// Mark the pod with `DisruptionTarget` and delete it; with `guard`, both only if the pod is
+/// still at that revision (then the delete is conditional on the revision the mark wrote).
+async fn mark_and_delete(state: &Shared, rp: &ResourcePath, opts: &DeleteOptions, now: &str, guard: Option<Revision>) -> Result<(), StatusError> {
+    let status_rp = ResourcePath { subresource: Some("status".into()), ..rp.clone() };
+    let name = rp.name.clone().unwrap_or_default();
     let uid = opts.precondition_uid.clone();
+    let now = now.to_string();
     let updated = update_parent(
         state,
         &status_rp,
@@ -63,8 +85,7 @@ pub async fn create(state: &Shared, rp: &ResourcePath, q: &Query, headers: &Head
                 return Ok(());
             }
             // Terminal or already deleting pods are deleted as they are.
-            let phase = pod.pointer("/status/phase").and_then(Value::as_str).unwrap_or("");
-            if objects::is_deleting(pod) || matches!(phase, "Succeeded" | "Failed") {
+            if objects::is_deleting(pod) || budget::is_terminal(pod) {
                 return Ok(());
             }
             let cond = json!({"type": "DisruptionTarget", "status": "True", "reason": "EvictionByEvictionAPI",
@@ -77,22 +98,16 @@ pub async fn create(state: &Shared, rp: &ResourcePath, q: &Query, headers: &Head
             }
             Ok(())
         },
-        guard.as_ref().map(|(rev, _)| *rev),
+        guard,
         opts.dry_run,
     )
-    .await;
-    let updated = match (updated, &guard) {
-        (Err(e), Some((_, pdb_name))) if e.code == 409 => return Err(budget::still_processing(pdb_name)),
-        (r, _) => r?,
-    };
+    .await?;
+    let mut opts = opts.clone();
     if guard.is_some() {
         opts.precondition_resource_version = objects::meta_str(&updated, "resourceVersion").map(str::to_string);
     }
-    match delete_object(state, rp.info, rp.namespace.as_deref(), &name, &opts).await {
-        Err(e) if e.code == 409 && guard.is_some() => return Err(budget::still_processing(&guard.map(|g| g.1).unwrap_or_default())),
-        r => r?,
-    };
-    Ok(json_response(StatusCode::CREATED, &json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success"}), &[]))
+    delete_object(state, rp.info, rp.namespace.as_deref(), &name, &opts).await?;
+    Ok(())
 }
 
 enum Budgets {
@@ -104,6 +119,8 @@ enum Budgets {
 }
 
 const BUDGET_RETRIES: usize = 20;
+/// Re-reads of a pending pod that changed under its conditional delete.
+const IGNORE_RETRIES: usize = 20;
 
 /// Find the pod's budget and spend one disruption of it (upstream's retry-on-conflict loop
 /// around `checkAndDecrement`).

@@ -17,6 +17,11 @@ pub fn can_ignore_pdb(pod: &Value) -> bool {
     matches!(phase, "Succeeded" | "Failed" | "Pending") || pod.pointer("/metadata/deletionTimestamp").is_some_and(|t| !t.is_null())
 }
 
+/// Succeeded or Failed.
+pub fn is_terminal(pod: &Value) -> bool {
+    matches!(pod.pointer("/status/phase").and_then(Value::as_str), Some("Succeeded" | "Failed"))
+}
+
 /// The budgets whose selector matches the pod. A null or empty selector matches nothing here
 /// (upstream: "it should match nothing, not everything"); an unconvertible one is skipped.
 pub fn matching<'a>(pdbs: &'a [Value], pod: &Value) -> Vec<&'a Value> {
