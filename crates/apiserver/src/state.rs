@@ -56,7 +56,14 @@ pub fn json_response(code: StatusCode, body: &Value, warnings: &[String]) -> Res
 
 pub fn error_response(e: &StatusError) -> Response<Body> {
     let code = StatusCode::from_u16(e.code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    json_response(code, &e.to_status(), &[])
+    let mut r = json_response(code, &e.to_status(), &[]);
+    // As upstream's responsewriters: a 429 or 5xx whose Status suggests a retry delay says so
+    // in `Retry-After` too (client-go waits that long and retries on its own).
+    let retry_after = e.details.as_ref().and_then(|d| d["retryAfterSeconds"].as_i64()).filter(|s| *s > 0);
+    if let (true, Some(s)) = (e.code == 429 || e.code >= 500, retry_after) {
+        r.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(s));
+    }
+    r
 }
 
 pub fn text_response(code: StatusCode, text: &str) -> Response<Body> {

@@ -135,7 +135,10 @@ mod tests {
     fn stale_status_refuses_with_retry_after() {
         let e = check_and_decrement(&budget(1, 2, 1), "web-0", "t", false).unwrap_err();
         assert_eq!(e.code, 429);
+        assert_eq!(crate::state::error_response(&e).headers()["retry-after"], "10");
         assert_eq!(e.details.unwrap()["retryAfterSeconds"], 10);
+        let exhausted = check_and_decrement(&budget(0, 1, 1), "web-0", "t", false).unwrap_err();
+        assert!(crate::state::error_response(&exhausted).headers().get("retry-after").is_none());
     }
 
     #[test]
