@@ -147,5 +147,7 @@ async fn check_budgets(state: &Shared, ns: &str, pod: &Value, pod_name: &str, no
             Err(e) => return Err(e),
         }
     }
-    Err(StatusError::new(504, "Timeout", format!("Timeout: couldn't update PodDisruptionBudget {pdb_name:?} due to conflicts")))
+    let mut e = StatusError::new(504, "Timeout", format!("Timeout: couldn't update PodDisruptionBudget {pdb_name:?} due to conflicts"));
+    e.details = Some(json!({"retryAfterSeconds": 10}));
+    Err(e)
 }
