@@ -70,6 +70,13 @@ fn rbac_grants_bindings_to_service_accounts_and_minted_users() {
         c.ok(&["create", "-f", &sar, "-o", "jsonpath={.status.reason}"]),
         r#"RBAC: allowed by RoleBinding "alice-view/default" of ClusterRole "view" to User "alice""#
     );
+    // A namespace's own review (LocalSubjectAccessReview), confined to that namespace.
+    let lsar = |ns: &str| {
+        format!("apiVersion: authorization.k8s.io/v1\nkind: LocalSubjectAccessReview\nmetadata:\n  namespace: default\nspec:\n  user: alice\n  resourceAttributes: {{namespace: {ns}, verb: list, resource: pods}}\n")
+    };
+    assert_eq!(c.ok(&["create", "-f", &c.manifest("lsar.yaml", &lsar("default")), "-o", "jsonpath={.status.allowed}"]), "true");
+    let err = c.fails(&["create", "-f", &c.manifest("lsar-other.yaml", &lsar("kube-system"))]);
+    assert!(err.contains("spec.resourceAttributes.namespace must match namespace: default"), "{err}");
     let (_, list, _) = as_user(&c, &kc, &["auth", "can-i", "--list"]);
     assert!(list.lines().any(|l| l.starts_with("pods ") && l.ends_with("[get list watch]")), "{list}");
     assert!(list.contains("selfsubjectaccessreviews.authorization.k8s.io"), "{list}");

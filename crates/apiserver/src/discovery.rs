@@ -131,8 +131,8 @@ pub fn resource_list(group: &str, version: &str) -> Result<Value, StatusError> {
         }
     }
     if version == "v1" {
-        for (_, plural, kind, _) in crate::rbac::reviews::RESOURCES.iter().filter(|r| r.0 == group) {
-            resources.push(json!({"name": plural, "singularName": "", "namespaced": false, "kind": kind, "verbs": ["create"]}));
+        for (_, plural, kind, _, namespaced) in crate::rbac::reviews::RESOURCES.iter().filter(|r| r.0 == group) {
+            resources.push(json!({"name": plural, "singularName": "", "namespaced": namespaced, "kind": kind, "verbs": ["create"]}));
         }
     }
     if resources.is_empty() {

@@ -106,6 +106,7 @@ fn root_message(api_version: &str, kind: &str) -> Option<&'static Message> {
         ("authentication.k8s.io/v1", "SelfSubjectReview") => &authentication_v1::SELF_SUBJECT_REVIEW,
         ("authorization.k8s.io/v1", "SelfSubjectAccessReview") => &authorization_v1::SELF_SUBJECT_ACCESS_REVIEW,
         ("authorization.k8s.io/v1", "SubjectAccessReview") => &authorization_v1::SUBJECT_ACCESS_REVIEW,
+        ("authorization.k8s.io/v1", "LocalSubjectAccessReview") => &authorization_v1::LOCAL_SUBJECT_ACCESS_REVIEW,
         ("authorization.k8s.io/v1", "SelfSubjectRulesReview") => &authorization_v1::SELF_SUBJECT_RULES_REVIEW,
         ("rbac.authorization.k8s.io/v1", "Role") => &rbac_v1::ROLE,
         ("rbac.authorization.k8s.io/v1", "ClusterRole") => &rbac_v1::CLUSTER_ROLE,

@@ -1,5 +1,6 @@
 //! The access reviews: `SelfSubjectAccessReview`, `SubjectAccessReview`,
-//! `SelfSubjectRulesReview` (authorization.k8s.io/v1) and `SelfSubjectReview`
+//! `LocalSubjectAccessReview` (namespaced: a namespace admin's SubjectAccessReview, confined to
+//! its namespace), `SelfSubjectRulesReview` (authorization.k8s.io/v1) and `SelfSubjectReview`
 //! (authentication.k8s.io/v1). Create-only, never stored: the answer is the created object's
 //! `status` (`kubectl auth can-i`, `kubectl auth can-i --list`, `kubectl auth whoami`).
 
@@ -19,24 +20,49 @@ use crate::state::{json_response, Shared};
 pub enum Review {
     SelfAccess,
     Access,
+    LocalAccess,
     SelfRules,
     SelfSubject,
 }
 
-/// (group, plural, kind, review) of each review resource; discovery lists them too.
-pub const RESOURCES: &[(&str, &str, &str, Review)] = &[
-    ("authorization.k8s.io", "selfsubjectaccessreviews", "SelfSubjectAccessReview", Review::SelfAccess),
-    ("authorization.k8s.io", "subjectaccessreviews", "SubjectAccessReview", Review::Access),
-    ("authorization.k8s.io", "selfsubjectrulesreviews", "SelfSubjectRulesReview", Review::SelfRules),
-    ("authentication.k8s.io", "selfsubjectreviews", "SelfSubjectReview", Review::SelfSubject),
+/// (group, plural, kind, review, namespaced) of each review resource; discovery lists them too.
+pub const RESOURCES: &[(&str, &str, &str, Review, bool)] = &[
+    ("authorization.k8s.io", "selfsubjectaccessreviews", "SelfSubjectAccessReview", Review::SelfAccess, false),
+    ("authorization.k8s.io", "subjectaccessreviews", "SubjectAccessReview", Review::Access, false),
+    ("authorization.k8s.io", "localsubjectaccessreviews", "LocalSubjectAccessReview", Review::LocalAccess, true),
+    ("authorization.k8s.io", "selfsubjectrulesreviews", "SelfSubjectRulesReview", Review::SelfRules, false),
+    ("authentication.k8s.io", "selfsubjectreviews", "SelfSubjectReview", Review::SelfSubject, false),
 ];
 
-/// The review a request path names, with its kind and group.
-pub fn review_of(path: &str) -> Option<(&'static str, &'static str, Review)> {
+/// The review a request path names: its group, kind, review and (namespaced ones) namespace.
+pub fn review_of(path: &str) -> Option<(&'static str, &'static str, Review, Option<&str>)> {
     let rest = path.strip_prefix("/apis/")?;
     let (group, rest) = rest.split_once('/')?;
-    let plural = rest.strip_prefix("v1/")?;
-    RESOURCES.iter().find(|(g, p, _, _)| *g == group && *p == plural).map(|(g, _, k, r)| (*g, *k, *r))
+    let rest = rest.strip_prefix("v1/")?;
+    let (namespace, plural) = match rest.strip_prefix("namespaces/").and_then(|r| r.split_once('/')) {
+        Some((ns, plural)) => (Some(ns), plural),
+        None => (None, rest),
+    };
+    RESOURCES
+        .iter()
+        .find(|(g, p, _, _, namespaced)| *g == group && *p == plural && *namespaced == namespace.is_some())
+        .map(|(g, _, k, r, _)| (*g, *k, *r, namespace))
+}
+
+/// Upstream's LocalSubjectAccessReview checks: resource attributes only, in the path's namespace.
+fn check_local(spec: &Value, namespace: &str) -> Result<(), StatusError> {
+    if spec["nonResourceAttributes"].is_object() {
+        return Err(StatusError::new(422, "Invalid", "spec.nonResourceAttributes: Invalid value: \"\": disallowed on this kind of request"));
+    }
+    if spec["resourceAttributes"].is_object() && spec["resourceAttributes"]["namespace"].as_str().unwrap_or("") != namespace {
+        return Err(StatusError::bad_request(format!("spec.resourceAttributes.namespace must match namespace: {namespace}")));
+    }
+    Ok(())
+}
+
+fn subject(spec: &Value) -> Arc<User> {
+    let groups: Vec<String> = spec["groups"].as_array().into_iter().flatten().filter_map(|g| g.as_str().map(str::to_string)).collect();
+    Arc::new(User { name: str_of(spec, "user"), uid: str_of(spec, "uid"), groups })
 }
 
 fn str_of(v: &Value, k: &str) -> String {
@@ -137,7 +163,7 @@ pub async fn handle(
     headers: &HeaderMap,
     body: &[u8],
 ) -> Result<Response<Body>, StatusError> {
-    let (group, kind, review) = review_of(path).ok_or_else(StatusError::path_not_found)?;
+    let (group, kind, review, namespace) = review_of(path).ok_or_else(StatusError::path_not_found)?;
     let plural = RESOURCES.iter().find(|r| r.2 == kind).map(|r| r.1).unwrap_or("");
     if method != Method::POST {
         return Err(StatusError::method_not_supported(group, plural, &method.to_string().to_ascii_lowercase()));
@@ -148,13 +174,16 @@ pub async fn handle(
     if !obj["metadata"].is_object() {
         obj["metadata"] = json!({});
     }
+    if let Some(ns) = namespace {
+        obj["metadata"]["namespace"] = json!(ns);
+    }
     let spec = obj["spec"].clone();
     obj["status"] = match review {
         Review::SelfAccess => access_status(state, &spec_attributes(user, &spec)?).await?,
-        Review::Access => {
-            let groups: Vec<String> = spec["groups"].as_array().into_iter().flatten().filter_map(|g| g.as_str().map(str::to_string)).collect();
-            let subject = Arc::new(User { name: str_of(&spec, "user"), uid: str_of(&spec, "uid"), groups });
-            access_status(state, &spec_attributes(subject, &spec)?).await?
+        Review::Access => access_status(state, &spec_attributes(subject(&spec), &spec)?).await?,
+        Review::LocalAccess => {
+            check_local(&spec, namespace.unwrap_or(""))?;
+            access_status(state, &spec_attributes(subject(&spec), &spec)?).await?
         }
         Review::SelfRules => rules_status(state, &user, spec["namespace"].as_str().unwrap_or("")),
         Review::SelfSubject => {
@@ -178,6 +207,20 @@ mod tests {
         assert_eq!(review_of("/apis/authentication.k8s.io/v1/selfsubjectreviews").map(|r| r.1), Some("SelfSubjectReview"));
         assert_eq!(review_of("/apis/authorization.k8s.io/v1beta1/selfsubjectaccessreviews"), None);
         assert_eq!(review_of("/api/v1/pods"), None);
+        let local = review_of("/apis/authorization.k8s.io/v1/namespaces/team/localsubjectaccessreviews").unwrap();
+        assert_eq!((local.2, local.3), (Review::LocalAccess, Some("team")));
+        // Namespaced only where the resource is.
+        assert_eq!(review_of("/apis/authorization.k8s.io/v1/localsubjectaccessreviews"), None);
+        assert_eq!(review_of("/apis/authorization.k8s.io/v1/namespaces/team/subjectaccessreviews"), None);
+    }
+
+    #[test]
+    fn a_local_review_stays_in_its_namespace() {
+        let spec = |ns: &str| json!({"user": "alice", "resourceAttributes": {"namespace": ns, "verb": "get", "resource": "pods"}});
+        assert!(check_local(&spec("team"), "team").is_ok());
+        let err = check_local(&spec("other"), "team").unwrap_err();
+        assert_eq!((err.code, err.message.as_str()), (400, "spec.resourceAttributes.namespace must match namespace: team"));
+        assert_eq!(check_local(&json!({"nonResourceAttributes": {"path": "/x", "verb": "get"}}), "team").unwrap_err().code, 422);
     }
 
     #[test]

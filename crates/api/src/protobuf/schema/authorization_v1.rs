@@ -102,6 +102,15 @@ pub static SUBJECT_ACCESS_REVIEW: Message = Message {
     ],
 };
 
+pub static LOCAL_SUBJECT_ACCESS_REVIEW: Message = Message {
+    name: "authorization/v1.LocalSubjectAccessReview",
+    fields: &[
+        Field { number: 1, json: "metadata", kind: Message(&super::meta_v1::OBJECT_META), shape: Value, omitempty: true },
+        Field { number: 2, json: "spec", kind: Message(&SUBJECT_ACCESS_REVIEW_SPEC), shape: Value, omitempty: false },
+        Field { number: 3, json: "status", kind: Message(&SUBJECT_ACCESS_REVIEW_STATUS), shape: Value, omitempty: true },
+    ],
+};
+
 pub static SUBJECT_ACCESS_REVIEW_SPEC: Message = Message {
     name: "authorization/v1.SubjectAccessReviewSpec",
     fields: &[

@@ -42,7 +42,7 @@ ROOTS = [
     ("coordination_v1", "Lease"),
     ("policy_v1", "Eviction"), ("policy_v1", "PodDisruptionBudget"),
     ("rbac_v1", "Role"), ("rbac_v1", "ClusterRole"), ("rbac_v1", "RoleBinding"), ("rbac_v1", "ClusterRoleBinding"),
-    ("authorization_v1", "SelfSubjectAccessReview"), ("authorization_v1", "SubjectAccessReview"),
+    ("authorization_v1", "SelfSubjectAccessReview"), ("authorization_v1", "SubjectAccessReview"), ("authorization_v1", "LocalSubjectAccessReview"),
     ("authorization_v1", "SelfSubjectRulesReview"),
     ("authentication_v1", "SelfSubjectReview"),
 ]
