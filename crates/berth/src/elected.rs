@@ -44,7 +44,7 @@ impl Group {
             let Some((client, timing, identity)) = election else {
                 let running = run_group(lease, &start);
                 let _ = stopped.await;
-                running.shutdown_background();
+                drop(running);
                 return;
             };
             let mut config = leader::Config::new(lease, &identity);
@@ -62,11 +62,11 @@ impl Group {
                 let running = run_group(lease, &start);
                 tokio::select! {
                     _ = elector.hold() => {
-                        running.shutdown_background();
+                        drop(running);
                         eprintln!("berth: lost the {lease} lease: its components stopped; campaigning again");
                     }
                     _ = &mut stopped => {
-                        running.shutdown_background();
+                        drop(running);
                         elector.release().await;
                         return;
                     }
@@ -86,14 +86,6 @@ impl Group {
 /// A group's runtime; dropping it stops every task on it without waiting (a runtime may not be
 /// dropped the blocking way inside another one, which is where groups live).
 struct Running(Option<tokio::runtime::Runtime>);
-
-impl Running {
-    fn shutdown_background(mut self) {
-        if let Some(rt) = self.0.take() {
-            rt.shutdown_background();
-        }
-    }
-}
 
 impl Drop for Running {
     fn drop(&mut self) {

@@ -81,12 +81,14 @@ pub async fn attach_pod(bridge: &str, pod_uid: &str, sandbox_pid: i32, pod_ip: I
     // A leftover from an interrupted attempt would make `add` fail.
     delete_link(&host).await;
     let pid = sandbox_pid.to_string();
-    ip(&["link", "add", "name", &host, "type", "veth", "peer", "name", "eth0", "netns", &pid], None, None).await?;
-    ip(&["link", "set", "dev", &host, "master", bridge, "up"], None, None).await?;
-    // Hairpin (kubelet's `--hairpin-mode=hairpin-veth`): with `br_netfilter`, a pod's packet to
-    // a ClusterIP is DNATed at the bridge, and when the endpoint is the pod itself the frame
-    // must leave through the port it came in on, which a bridge refuses by default.
-    ip(&["link", "set", "dev", &host, "type", "bridge_slave", "hairpin", "on"], None, None).await?;
+    // One `ip` process for the host side (a batch stops at its first failing line). Hairpin
+    // (kubelet's `--hairpin-mode=hairpin-veth`): with `br_netfilter`, a pod's packet to a
+    // ClusterIP is DNATed at the bridge, and when the endpoint is the pod itself the frame must
+    // leave through the port it came in on, which a bridge refuses by default.
+    let host_side = format!(
+        "link add name {host} type veth peer name eth0 netns {pid}\nlink set dev {host} master {bridge} up\nlink set dev {host} type bridge_slave hairpin on\n"
+    );
+    ip(&["-batch", "-"], None, Some(&host_side)).await?;
     // The address may have belonged to a pod that just went away: forget its MAC, or the host
     // keeps sending to it until the neighbour entry goes stale (seconds).
     let _ = ip(&["neigh", "flush", "to", &pod_ip.to_string(), "dev", bridge], None, None).await;
